@@ -1,0 +1,369 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hakube maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: kubeadm_init
+short_description: Initialise the first control plane of a cluster with kubeadm, once
+version_added: 0.1.0
+description:
+  - Runs C(kubeadm init --config) on the first control plane when, and only when, the
+    host holds no cluster yet.
+  - "Tells three host states apart by what kubeadm leaves under O(kubernetes_dir) and in
+    O(etcd_data_dir): B(initialised and healthy) (C(admin.conf) present and the API server
+    answers C(/readyz) through C(kubectl --kubeconfig admin.conf)): nothing is run,
+    C(changed=false); B(half-initialised) (static pod manifests, C(kubelet.conf) or etcd data
+    present but no C(admin.conf), or C(admin.conf) present but the API server does not
+    answer; C(pki/ca.crt) alone does not count, a CA may be placed there on purpose): the
+    module fails with a list of what it found, or with O(recover=true) runs
+    C(kubeadm reset -f), removes what reset left in O(etcd_data_dir) and initialises
+    again; B(not initialised): C(kubeadm init) runs."
+  - On an initialised cluster the module compares the ClusterConfiguration in O(config)
+    with the cluster's C(kube-system/kubeadm-config) ConfigMap (read with kubectl) and
+    returns the difference in RV(config_drift); fields that kubeadm cannot change on a
+    running cluster are listed in RV(drift_not_applicable_in_place). With C(--diff) the
+    difference is also shown as a diff. Drift never changes anything.
+  - The output of kubeadm (join commands with bootstrap tokens, the certificate key) is
+    returned with every token and key replaced by C(<redacted>).
+author:
+  - hakube maintainers (@hakube)
+requirements:
+  - kubeadm on the host.
+  - kubectl on the host (to ask the API server whether it is healthy and to read the
+    kubeadm-config ConfigMap).
+  - PyYAML on the host (shipped with ansible-core) to read O(config); without it the
+    module cannot compute the endpoint or drift and fails.
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changes it would make without making them.
+    support: full
+    details: Reports what would happen; nothing that changes the host runs.
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode) in diff mode.
+    support: full
+    details: Shows how O(config) differs from the cluster's kubeadm-config ConfigMap.
+options:
+  config:
+    description:
+      - Path on the host of the kubeadm config file (InitConfiguration, ClusterConfiguration,
+        KubeletConfiguration, KubeProxyConfiguration documents) to initialise with.
+    type: path
+    required: true
+  upload_certs:
+    description:
+      - Pass C(--upload-certs) so that the control plane certificates are stored, encrypted,
+        in the C(kubeadm-certs) Secret for other control planes to join with.
+    type: bool
+    default: true
+  recover:
+    description:
+      - When the host is half-initialised, run C(kubeadm reset -f) and initialise again
+        instead of failing. Destroys what the failed attempt left, including etcd data.
+      - A host whose C(admin.conf) exists but whose API server does not answer within
+        O(api_server_wait) counts as half-initialised, so enable this only for the first
+        creation of a cluster, never on one that holds workloads.
+    type: bool
+    default: false
+  ignore_preflight_errors:
+    description:
+      - Preflight checks whose errors kubeadm is to treat as warnings
+        (C(--ignore-preflight-errors)), for example C(NumCPU) or C(all).
+    type: list
+    elements: str
+    default: []
+  etcd_data_dir:
+    description:
+      - Data directory of the stacked etcd (C(etcd.local.dataDir) in O(config)).
+    type: path
+    default: /var/lib/etcd
+  kubernetes_dir:
+    description:
+      - Where kubeadm keeps its kubeconfig files, C(pki/) and C(manifests/). Only tests
+        change it.
+    type: path
+    default: /etc/kubernetes
+  kubeadm_path:
+    description:
+      - Name or path of the kubeadm executable.
+    type: str
+    default: kubeadm
+  kubectl_path:
+    description:
+      - Name or path of the kubectl executable.
+    type: str
+    default: kubectl
+  timeout:
+    description:
+      - Seconds that C(kubeadm init) (and C(kubeadm reset)) may take before it is stopped
+        and the module fails.
+    type: int
+    default: 900
+  api_server_wait:
+    description:
+      - When C(admin.conf) exists, seconds to keep asking the API server (every 5 seconds)
+        before the host counts as half-initialised. A control plane that is just booting
+        is thereby not mistaken for a failed init (and, with O(recover=true), reset).
+    type: int
+    default: 60
+seealso:
+  - module: hakube.cluster.kubeadm_token
+  - module: hakube.cluster.kubeadm_join
+  - name: kubeadm init
+    description: The command this module runs.
+    link: https://kubernetes.io/docs/reference/setup-tools/kubeadm/kubeadm-init/
+notes:
+  - The module runs kubeadm as the user Ansible becomes; kubeadm needs root.
+'''
+
+EXAMPLES = r'''
+- name: Initialise the first control plane
+  hakube.cluster.kubeadm_init:
+    config: /etc/kubernetes/kubeadm-init.yaml
+  register: init
+
+- name: Initialise, starting over when an earlier attempt was interrupted
+  hakube.cluster.kubeadm_init:
+    config: /etc/kubernetes/kubeadm-init.yaml
+    recover: true
+    ignore_preflight_errors: [NumCPU]
+
+- name: Show what differs from the running cluster's configuration
+  hakube.cluster.kubeadm_init:
+    config: /etc/kubernetes/kubeadm-init.yaml
+  check_mode: true
+  diff: true
+  register: init_check
+
+- name: Warn about drift kubeadm cannot apply in place
+  ansible.builtin.debug:
+    msg: "Cannot change in place: {{ init_check.drift_not_applicable_in_place }}"
+  when: init_check.drift_not_applicable_in_place | length > 0
+'''
+
+RETURN = r'''
+state:
+  description:
+    - C(initialized) when kubeadm init ran, C(recovered) when a half-initialised host was
+      reset and initialised, C(already_initialized) when the cluster was up,
+      C(would_initialize) in check mode when init (or a reset and init) would run.
+  returned: always
+  type: str
+  sample: initialized
+api_server_endpoint:
+  description:
+    - The controlPlaneEndpoint of O(config) as host:port (the port defaults to the
+      bindPort, 6443); without one, the advertise address and bind port.
+  returned: always
+  type: str
+  sample: 192.0.2.10:6443
+discovery_token_ca_cert_hash:
+  description:
+    - C(sha256:<hex>) of the public key of C(<kubernetes_dir>/pki/ca.crt), as
+      C(kubeadm join --discovery-token-ca-cert-hash) expects. Absent in check mode
+      before the CA exists.
+  returned: when pki/ca.crt exists
+  type: str
+  sample: sha256:7c4a2e5f0cb2c3a9d8f4b1e6a0f9d3c2b1a0e9f8d7c6b5a4f3e2d1c0b9a8f7e6
+config_drift:
+  description:
+    - Fields of the ClusterConfiguration in O(config) that differ from the cluster's
+      kubeadm-config ConfigMap, keyed by dotted path, each with the C(wanted) and the
+      C(current) value. Fields that O(config) leaves out are not compared.
+    - Empty when nothing differs or the cluster is not initialised.
+  returned: always
+  type: dict
+  sample: {"networking.podSubnet": {"wanted": "10.245.0.0/16", "current": "10.244.0.0/16"}}
+drift_not_applicable_in_place:
+  description:
+    - The paths of RV(config_drift) that kubeadm cannot change on a running cluster
+      (networking subnets and DNS domain, etcd data directory, controlPlaneEndpoint, ...).
+  returned: always
+  type: list
+  elements: str
+  sample: [networking.podSubnet]
+stale_state_found:
+  description:
+    - What a half-initialised host had (files and directories); empty otherwise.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/kubernetes/manifests/etcd.yaml, /var/lib/etcd/member]
+stdout:
+  description: Output of kubeadm init with bootstrap tokens and certificate keys redacted.
+  returned: when kubeadm init ran
+  type: str
+'''
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
+    HAS_YAML, ca_cert_hash, compute_drift, describe_failure, detect_state,
+    endpoint_from_config, fail_command, find_tool, load_config_documents, load_yaml,
+    redact, run, server_from_kubeconfig,
+)
+
+
+def api_server_healthy(kubectl, admin_conf, wait):
+    """(healthy, what kubectl said), asking again every 5 seconds for up to wait seconds."""
+    deadline = time.time() + wait
+    while True:
+        result = run([kubectl, '--kubeconfig', admin_conf, 'get', '--raw=/readyz',
+                      '--request-timeout=10s'], timeout=30)
+        if result.ok or time.time() >= deadline:
+            return result.ok, (result.stderr or result.stdout).strip()
+        time.sleep(5)
+
+
+def cluster_configuration(module, kubectl, admin_conf):
+    """The ClusterConfiguration stored in kube-system/kubeadm-config, or None with a warning."""
+    result = run([kubectl, '--kubeconfig', admin_conf, '-n', 'kube-system', 'get', 'configmap',
+                  'kubeadm-config', '-o', 'jsonpath={.data.ClusterConfiguration}'], timeout=60)
+    if not result.ok:
+        module.warn(describe_failure('reading the kubeadm-config ConfigMap', result))
+        return None
+    try:
+        doc = load_yaml(result.stdout)
+    except Exception as exc:  # pylint: disable=broad-except
+        module.warn('the kubeadm-config ConfigMap holds no readable ClusterConfiguration: %s' % exc)
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def remove_tree_contents(path):
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            full = os.path.join(root, name)
+            if os.path.islink(full):
+                os.unlink(full)
+            else:
+                os.rmdir(full)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config=dict(type='path', required=True),
+            upload_certs=dict(type='bool', default=True),
+            recover=dict(type='bool', default=False),
+            ignore_preflight_errors=dict(type='list', elements='str', default=[]),
+            etcd_data_dir=dict(type='path', default='/var/lib/etcd'),
+            kubernetes_dir=dict(type='path', default='/etc/kubernetes'),
+            kubeadm_path=dict(type='str', default='kubeadm'),
+            kubectl_path=dict(type='str', default='kubectl'),
+            timeout=dict(type='int', default=900),
+            api_server_wait=dict(type='int', default=60),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib('PyYAML', reason='to read the kubeadm config file'))
+    if not os.path.isfile(p['config']):
+        module.fail_json(msg='kubeadm config file %s does not exist' % p['config'])
+    try:
+        docs = load_config_documents(p['config'])
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg='cannot read kubeadm config file %s: %s' % (p['config'], exc))
+    if 'ClusterConfiguration' not in docs:
+        module.fail_json(msg='%s holds no ClusterConfiguration document' % p['config'])
+
+    kdir = p['kubernetes_dir']
+    admin_conf = os.path.join(kdir, 'admin.conf')
+    ca_path = os.path.join(kdir, 'pki', 'ca.crt')
+    kubeadm = find_tool(module, p['kubeadm_path'])
+    kubectl = find_tool(module, p['kubectl_path'], required=False)
+    endpoint = endpoint_from_config(docs)
+
+    result = dict(changed=False, api_server_endpoint=endpoint, config_drift={},
+                  drift_not_applicable_in_place=[], stale_state_found=[])
+
+    def finish(state, **extra):
+        result.update(extra)
+        result['state'] = state
+        if os.path.isfile(ca_path):
+            try:
+                result['discovery_token_ca_cert_hash'] = ca_cert_hash(ca_path)
+            except (IOError, OSError, ValueError) as exc:
+                module.fail_json(msg='cannot read the cluster CA %s: %s' % (ca_path, exc), **result)
+        if not result['api_server_endpoint']:
+            result['api_server_endpoint'] = server_from_kubeconfig(admin_conf)
+        module.exit_json(**result)
+
+    host = detect_state(kdir, p['etcd_data_dir'])
+    healthy = False
+    why_unhealthy = ''
+    if host['admin_conf']:
+        if kubectl is None:
+            module.fail_json(msg='%s exists but kubectl (%s) was not found: without it the module cannot tell '
+                                 'a healthy cluster from a failed init' % (admin_conf, p['kubectl_path']), **result)
+        healthy, why_unhealthy = api_server_healthy(kubectl, admin_conf, p['api_server_wait'])
+
+    if healthy:
+        current = cluster_configuration(module, kubectl, admin_conf)
+        if current is not None:
+            drift, not_in_place = compute_drift(docs['ClusterConfiguration'], current)
+            result['config_drift'] = drift
+            result['drift_not_applicable_in_place'] = not_in_place
+            if module._diff and drift:
+                result['diff'] = dict(
+                    before_header='kube-system/kubeadm-config ClusterConfiguration',
+                    after_header=p['config'],
+                    before=''.join('%s: %r\n' % (k, v['current']) for k, v in sorted(drift.items())),
+                    after=''.join('%s: %r\n' % (k, v['wanted']) for k, v in sorted(drift.items())),
+                )
+        finish('already_initialized')
+
+    # pki/ca.crt alone is no sign of a failed init: a CA may be placed there on purpose.
+    stale = [f for f in host['found'] if f != ca_path]
+    half = bool(stale)
+    if half:
+        result['stale_state_found'] = stale
+        if host['admin_conf']:
+            reason = 'admin.conf exists but the API server does not answer (%s)' % why_unhealthy
+        else:
+            reason = 'no admin.conf, but kubeadm left files behind'
+        if not p['recover']:
+            module.fail_json(
+                msg='the host is half-initialised: %s. Found: %s. Run again with recover=true to '
+                    'reset it with kubeadm reset -f and initialise again (this wipes the etcd data), '
+                    'or clean up by hand.' % (reason, ', '.join(stale)),
+                **result)
+
+    result['changed'] = True
+    if module.check_mode:
+        finish('would_initialize')
+
+    if half:
+        reset = run([kubeadm, 'reset', '-f'], timeout=p['timeout'])
+        if not reset.ok:
+            fail_command(module, 'kubeadm reset -f (to recover a half-initialised host)', reset, **result)
+        etcd_member = os.path.join(p['etcd_data_dir'], 'member')
+        if os.path.isdir(etcd_member):
+            remove_tree_contents(p['etcd_data_dir'])
+
+    argv = [kubeadm, 'init', '--config', p['config']]
+    if p['upload_certs']:
+        argv.append('--upload-certs')
+    if p['ignore_preflight_errors']:
+        argv.append('--ignore-preflight-errors=%s' % ','.join(p['ignore_preflight_errors']))
+    init = run(argv, timeout=p['timeout'])
+    if not init.ok:
+        # Honest changed: a preflight failure leaves the host as it was, a later one does not.
+        after = detect_state(kdir, p['etcd_data_dir'])['found']
+        result['changed'] = half or after != host['found']
+        fail_command(module, 'kubeadm init', init, **result)
+    finish('recovered' if half else 'initialized', stdout=redact(init.stdout))
+
+
+if __name__ == '__main__':
+    main()

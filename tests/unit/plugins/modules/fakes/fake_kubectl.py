@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+"""A stand-in for ``kubectl``, answering the three questions the kubeadm_* modules ask.
+
+It reads the cluster state file of fake_kubeadm.py (``FAKE_CLUSTER``):
+
+* ``kubectl --kubeconfig K get --raw=/readyz``: ``ok`` when the API server answers, else
+  kubectl's own ``The connection to the server <host:port> was refused - did you specify the
+  right host or port?`` and exit 1.
+* ``kubectl --kubeconfig K get node NAME -o name``: ``node/NAME``, or
+  ``Error from server (NotFound): nodes "NAME" not found`` and exit 1 (kubectl's formats).
+* ``kubectl --kubeconfig K -n kube-system get configmap kubeadm-config -o
+  jsonpath={.data.ClusterConfiguration}``: the stored ClusterConfiguration YAML.
+
+A kubeconfig that does not exist gives ``error: stat K: no such file or directory``. Calls are
+appended to ``FAKE_KUBECTL_LOG`` when set.
+"""
+
+import json
+import os
+import sys
+
+
+def main(argv):
+    if os.environ.get('FAKE_KUBECTL_LOG'):
+        with open(os.environ['FAKE_KUBECTL_LOG'], 'a') as f:
+            f.write(json.dumps(argv) + '\n')
+    kubeconfig = None
+    words = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in ('--kubeconfig', '-n', '-o', '--namespace'):
+            if argv[i] == '--kubeconfig':
+                kubeconfig = argv[i + 1]
+            else:
+                words.append(argv[i] + '=' + argv[i + 1])
+            i += 2
+            continue
+        words.append(argv[i])
+        i += 1
+    if kubeconfig and not os.path.exists(kubeconfig):
+        sys.stderr.write('error: stat %s: no such file or directory\n' % kubeconfig)
+        return 1
+    with open(os.environ['FAKE_CLUSTER']) as f:
+        cluster = json.load(f)
+    if not cluster.get('apiserver_ready'):
+        sys.stderr.write('The connection to the server %s was refused - did you specify the right host or port?\n'
+                         % cluster.get('endpoint', '192.0.2.10:6443'))
+        return 1
+    if 'get' in words and '--raw=/readyz' in words:
+        sys.stdout.write('ok')
+        return 0
+    if words[:2] == ['get', 'node']:
+        name = words[2]
+        if name in cluster.get('nodes', []):
+            sys.stdout.write('node/%s\n' % name)
+            return 0
+        sys.stderr.write('Error from server (NotFound): nodes "%s" not found\n' % name)
+        return 1
+    if 'configmap' in words and 'kubeadm-config' in words:
+        sys.stdout.write(cluster.get('cluster_configuration', ''))
+        return 0
+    sys.stderr.write('error: fake kubectl does not know %s\n' % ' '.join(argv))
+    return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,321 @@
+# -*- coding: utf-8 -*-
+"""Unit tests of hakube.cluster.kubeadm_init against the fake kubeadm/kubectl (see fakes/)."""
+
+import os
+
+import pytest
+import yaml
+
+from fakes.harness import FakeHost, make_ca, openssl_pin
+
+INIT_CONFIG = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  name: cp-1
+localAPIEndpoint:
+  advertiseAddress: 192.0.2.11
+  bindPort: 6443
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.2
+controlPlaneEndpoint: 192.0.2.10
+networking:
+  podSubnet: 10.244.0.0/16
+  serviceSubnet: 10.96.0.0/12
+  dnsDomain: cluster.local
+apiServer:
+  certSANs: [192.0.2.10, api.example.test]
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: systemd
+"""
+
+
+@pytest.fixture(scope='session')
+def ca(tmp_path_factory):
+    return make_ca(str(tmp_path_factory.mktemp('ca')), 'kubernetes', key_type='rsa')
+
+
+@pytest.fixture
+def host(tmp_path, ca):
+    return FakeHost(tmp_path / 'host', ca[0])
+
+
+@pytest.fixture
+def config(host):
+    path = os.path.join(host.root, 'kubeadm-init.yaml')
+    with open(path, 'w') as f:
+        f.write(INIT_CONFIG)
+    return path
+
+
+def args(host, config, **extra):
+    out = dict(config=config, kubernetes_dir=host.kdir, etcd_data_dir=host.etcd)
+    out.update(extra)
+    return out
+
+
+def secrets_of(host):
+    cluster = host.cluster()
+    return [t['token'] for t in cluster['tokens']] + cluster['certificate_keys']
+
+
+def test_fresh_host_is_initialised(host, config, ca):
+    result = host.run('kubeadm_init', args(host, config))
+    assert result.get('failed') is not True, result
+    assert result['changed'] is True
+    assert result['state'] == 'initialized'
+    assert result['api_server_endpoint'] == '192.0.2.10:6443'
+    assert result['discovery_token_ca_cert_hash'] == openssl_pin(ca[0])
+    assert result['stale_state_found'] == []
+    assert host.kubeadm_commands() == ['init']
+    argv = host.kubeadm_calls()[0]['argv']
+    assert argv == ['init', '--config', config, '--upload-certs']
+    for name in ('admin.conf', 'kubelet.conf', 'pki/ca.crt', 'manifests/kube-apiserver.yaml', 'manifests/etcd.yaml'):
+        assert os.path.isfile(host.path(name)), name
+    assert os.path.isdir(os.path.join(host.etcd, 'member'))
+
+
+def test_secrets_never_returned_by_init(host, config):
+    result = host.run('kubeadm_init', args(host, config))
+    assert result['state'] == 'initialized'
+    secrets = secrets_of(host)
+    assert len(secrets) == 2  # the default token and the certificate key
+    for secret in secrets:
+        assert secret not in result['_raw']
+    assert '--token <redacted>' in result['stdout']
+    assert 'Using certificate key:\n<redacted>' in result['stdout']
+    assert 'discovery-token-ca-cert-hash sha256:' in result['stdout']
+
+
+def test_second_run_changes_nothing(host, config):
+    host.run('kubeadm_init', args(host, config))
+    result = host.run('kubeadm_init', args(host, config))
+    assert result['changed'] is False
+    assert result['state'] == 'already_initialized'
+    assert result['config_drift'] == {}
+    assert result['drift_not_applicable_in_place'] == []
+    assert host.kubeadm_commands() == ['init']
+    assert 'stdout' not in result
+
+
+def test_check_mode_runs_nothing(host, config):
+    result = host.run('kubeadm_init', args(host, config), check=True)
+    assert result['changed'] is True
+    assert result['state'] == 'would_initialize'
+    assert host.kubeadm_calls() == []
+    assert not os.path.exists(host.path('admin.conf'))
+    assert 'discovery_token_ca_cert_hash' not in result
+
+
+def test_check_mode_on_initialised_cluster(host, config):
+    host.run('kubeadm_init', args(host, config))
+    result = host.run('kubeadm_init', args(host, config), check=True)
+    assert result['changed'] is False
+    assert result['state'] == 'already_initialized'
+
+
+def test_flags_follow_options(host, config):
+    result = host.run('kubeadm_init', args(host, config, upload_certs=False,
+                                           ignore_preflight_errors=['NumCPU', 'Mem']))
+    assert result['state'] == 'initialized'
+    assert host.kubeadm_calls()[0]['argv'] == ['init', '--config', config, '--ignore-preflight-errors=NumCPU,Mem']
+    assert host.cluster()['certificate_keys'] == []
+
+
+def test_preflight_error_is_quoted(host, config):
+    result = host.run('kubeadm_init', args(host, config), env={'FAKE_KUBEADM_FAIL': 'init:preflight'})
+    assert result['failed'] is True
+    assert result['changed'] is False
+    assert result['msg'].startswith('kubeadm init failed (rc=1): ')
+    assert 'error execution phase preflight' in result['msg']
+    assert '[ERROR Mem]: the system RAM (512 MB) is less than the minimum 1700 MB' in result['msg']
+
+
+def test_ignored_preflight_error_is_a_warning(host, config):
+    result = host.run('kubeadm_init', args(host, config, ignore_preflight_errors=['Mem']),
+                      env={'FAKE_KUBEADM_FAIL': 'init:preflight'})
+    assert result['state'] == 'initialized'
+    assert '[WARNING Mem]' in result['stdout']
+
+
+@pytest.mark.parametrize('leftover', ['manifests', 'etcd', 'kubelet'])
+def test_half_initialised_host_fails_without_recover(host, config, leftover):
+    if leftover == 'manifests':
+        stale = host.touch('manifests', 'kube-apiserver.yaml')
+    elif leftover == 'etcd':
+        stale = host.touch(path=os.path.join(host.etcd, 'member', 'snap', 'db'))
+        stale = os.path.dirname(os.path.dirname(stale))
+    else:
+        stale = host.touch('kubelet.conf')
+    result = host.run('kubeadm_init', args(host, config))
+    assert result['failed'] is True
+    assert result['changed'] is False
+    assert 'half-initialised' in result['msg']
+    assert stale in result['msg']
+    assert 'recover=true' in result['msg']
+    assert result['stale_state_found'] == [stale]
+    assert host.kubeadm_calls() == []
+    assert os.path.exists(stale)
+
+
+def test_recover_resets_and_initialises(host, config):
+    host.touch('manifests', 'etcd.yaml')
+    host.touch(path=os.path.join(host.etcd, 'member', 'wal', '0.wal'))
+    result = host.run('kubeadm_init', args(host, config, recover=True))
+    assert result.get('failed') is not True, result
+    assert result['changed'] is True
+    assert result['state'] == 'recovered'
+    assert host.kubeadm_commands() == ['reset', 'init']
+    assert host.kubeadm_calls()[0]['argv'] == ['reset', '-f']
+    assert not os.path.exists(os.path.join(host.etcd, 'member', 'wal', '0.wal'))
+    assert os.path.isfile(host.path('admin.conf'))
+
+
+def test_recover_in_check_mode_runs_nothing(host, config):
+    stale = host.touch('manifests', 'etcd.yaml')
+    result = host.run('kubeadm_init', args(host, config, recover=True), check=True)
+    assert result['changed'] is True
+    assert result['state'] == 'would_initialize'
+    assert result['stale_state_found'] == [stale]
+    assert host.kubeadm_calls() == []
+    assert os.path.exists(stale)
+
+
+def test_api_server_that_never_came_up(host, config):
+    failed = host.run('kubeadm_init', args(host, config), env={'FAKE_KUBEADM_FAIL': 'init:wait-control-plane'})
+    assert failed['failed'] is True
+    assert 'error execution phase wait-control-plane' in failed['msg']
+    assert os.path.isfile(host.path('admin.conf'))
+
+    again = host.run('kubeadm_init', args(host, config, api_server_wait=0))
+    assert again['failed'] is True
+    assert 'admin.conf exists but the API server does not answer' in again['msg']
+    assert 'was refused' in again['msg']
+
+    recovered = host.run('kubeadm_init', args(host, config, recover=True, api_server_wait=0))
+    assert recovered['changed'] is True
+    assert recovered['state'] == 'recovered'
+    assert host.kubeadm_commands() == ['init', 'reset', 'init']
+
+
+def test_recover_fails_when_reset_fails(host, config):
+    host.touch('manifests', 'etcd.yaml')
+    result = host.run('kubeadm_init', args(host, config, recover=True), env={'FAKE_KUBEADM_FAIL': 'reset'})
+    assert result['failed'] is True
+    assert 'kubeadm reset -f (to recover a half-initialised host) failed (rc=1)' in result['msg']
+    assert 'device or resource busy' in result['msg']
+    assert host.kubeadm_commands() == ['reset']
+
+
+def test_ca_alone_is_not_half_initialised(host, config):
+    host.install_ca()
+    result = host.run('kubeadm_init', args(host, config))
+    assert result['state'] == 'initialized'
+
+
+def test_drift_is_reported_and_diffed(host, config):
+    host.run('kubeadm_init', args(host, config))
+    live = yaml.safe_load(host.cluster()['cluster_configuration'])
+    live['networking']['podSubnet'] = '10.200.0.0/16'
+    live['apiServer']['certSANs'] = ['192.0.2.10']
+    live['featureGates'] = {'SomeDefault': True}  # set by kubeadm, not in the wanted config: no drift
+    host.update_cluster(cluster_configuration=yaml.safe_dump(live))
+
+    result = host.run('kubeadm_init', args(host, config), diff=True)
+    assert result['changed'] is False
+    assert result['state'] == 'already_initialized'
+    assert result['config_drift'] == {
+        'apiServer.certSANs': {'wanted': ['192.0.2.10', 'api.example.test'], 'current': ['192.0.2.10']},
+        'networking.podSubnet': {'wanted': '10.244.0.0/16', 'current': '10.200.0.0/16'},
+    }
+    assert result['drift_not_applicable_in_place'] == ['networking.podSubnet']
+    assert "networking.podSubnet: '10.200.0.0/16'" in result['diff']['before']
+    assert "networking.podSubnet: '10.244.0.0/16'" in result['diff']['after']
+
+    no_diff = host.run('kubeadm_init', args(host, config))
+    assert 'diff' not in no_diff
+    assert no_diff['config_drift'] == result['config_drift']
+
+
+def test_unreadable_configmap_is_a_warning(host, config):
+    host.run('kubeadm_init', args(host, config))
+    host.update_cluster(cluster_configuration=': not yaml: [')
+    result = host.run('kubeadm_init', args(host, config))
+    assert result['changed'] is False
+    assert result['config_drift'] == {}
+    assert 'kubeadm-config ConfigMap holds no readable ClusterConfiguration' in str(result.get('warnings'))
+
+
+def test_missing_config_file(host):
+    result = host.run('kubeadm_init', args(host, os.path.join(host.root, 'nope.yaml')))
+    assert result['failed'] is True
+    assert 'does not exist' in result['msg']
+
+
+def test_config_without_cluster_configuration(host):
+    path = os.path.join(host.root, 'partial.yaml')
+    with open(path, 'w') as f:
+        f.write('apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n')
+    result = host.run('kubeadm_init', args(host, path))
+    assert result['failed'] is True
+    assert 'holds no ClusterConfiguration' in result['msg']
+
+
+def test_kubeadm_timeout(host, config):
+    result = host.run('kubeadm_init', args(host, config, timeout=1), env={'FAKE_KUBEADM_SLEEP': '5'})
+    assert result['failed'] is True
+    assert 'kubeadm init did not finish in time' in result['msg']
+
+
+def test_kubeadm_missing(host, config):
+    result = host.run('kubeadm_init', args(host, config, kubeadm_path='/nonexistent/kubeadm'))
+    assert result['failed'] is True
+    assert '/nonexistent/kubeadm is not an executable file' in result['msg']
+
+
+def test_api_server_is_asked_again_before_giving_up(host, config):
+    host.run('kubeadm_init', args(host, config))
+    host.update_cluster(apiserver_ready=False)
+    result = host.run('kubeadm_init', args(host, config, api_server_wait=6))
+    assert result['failed'] is True
+    with open(host.kubectl_log) as f:
+        readyz = [line for line in f if '--raw=/readyz' in line]
+    assert len(readyz) == 1 + 2, 'asked at once, after 5 s, and once more when the 6 s were over'
+
+
+def test_admin_conf_without_kubectl_is_never_reset(host, config):
+    host.run('kubeadm_init', args(host, config))
+    result = host.run('kubeadm_init', args(host, config, recover=True, kubectl_path='/nonexistent/kubectl'))
+    assert result['failed'] is True
+    assert 'kubectl (/nonexistent/kubectl) was not found' in result['msg']
+    assert host.kubeadm_commands() == ['init']
+
+
+def test_unreadable_config_file(host):
+    path = os.path.join(host.root, 'broken.yaml')
+    with open(path, 'w') as f:
+        f.write('kind: [unclosed\n')
+    result = host.run('kubeadm_init', args(host, path))
+    assert result['failed'] is True
+    assert result['msg'].startswith('cannot read kubeadm config file %s: ' % path)
+
+
+def test_endpoint_from_admin_conf_when_config_has_none(host):
+    path = os.path.join(host.root, 'bare.yaml')
+    with open(path, 'w') as f:
+        f.write('apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n')
+    result = host.run('kubeadm_init', args(host, path))
+    assert result['state'] == 'initialized'
+    assert result['api_server_endpoint'] == '192.0.2.10:6443'  # the server in the admin.conf kubeadm wrote
+
+
+def test_broken_ca_is_reported(host, config):
+    host.run('kubeadm_init', args(host, config))
+    host.touch('pki', 'ca.crt', text='garbage')
+    result = host.run('kubeadm_init', args(host, config))
+    assert result['failed'] is True
+    assert 'cannot read the cluster CA' in result['msg']

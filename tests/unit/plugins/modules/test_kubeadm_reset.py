@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+"""Unit tests of hakube.cluster.kubeadm_reset against the fake kubeadm (see fakes/)."""
+
+import os
+
+import pytest
+
+from fakes.harness import FakeHost, make_ca
+
+
+@pytest.fixture(scope='session')
+def ca(tmp_path_factory):
+    return make_ca(str(tmp_path_factory.mktemp('ca')), 'kubernetes')
+
+
+@pytest.fixture
+def host(tmp_path, ca):
+    return FakeHost(tmp_path / 'host', ca[0])
+
+
+@pytest.fixture
+def cni(host):
+    path = os.path.join(host.root, 'etc', 'cni', 'net.d')
+    os.makedirs(path)
+    return path
+
+
+def args(host, *cleanup, **extra):
+    out = dict(kubernetes_dir=host.kdir, etcd_data_dir=host.etcd, cleanup_paths=list(cleanup))
+    out.update(extra)
+    return out
+
+
+def test_nothing_to_reset(host, cni):
+    result = host.run('kubeadm_reset', args(host, cni, os.path.join(host.root, 'home', '.kube', 'config')))
+    assert result['changed'] is False
+    assert result['found'] == []
+    assert result['removed_paths'] == []
+    assert host.kubeadm_calls() == []
+    assert os.path.isdir(cni)
+
+
+def test_reset_a_joined_node(host, cni):
+    kubelet_conf = host.touch('kubelet.conf')
+    ca_crt = host.touch('pki', 'ca.crt')
+    conflist = host.touch(path=os.path.join(cni, '10-calico.conflist'))
+    result = host.run('kubeadm_reset', args(host, cni))
+    assert result.get('failed') is not True, result
+    assert result['changed'] is True
+    assert sorted(result['found']) == sorted([kubelet_conf, ca_crt])
+    assert result['removed_paths'] == [cni]
+    assert host.kubeadm_calls()[0]['argv'] == ['reset', '-f']
+    assert not os.path.exists(kubelet_conf)
+    assert not os.path.exists(ca_crt)
+    assert not os.path.exists(conflist)
+    assert os.path.isdir(cni), 'the directory itself stays'
+    assert 'Deleting contents of directories' in result['stdout']
+    again = host.run('kubeadm_reset', args(host, cni))
+    assert again['changed'] is False
+    assert host.kubeadm_commands() == ['reset']
+
+
+def test_reset_a_control_plane(host):
+    host.touch('admin.conf')
+    host.touch('manifests', 'etcd.yaml')
+    db = host.touch(path=os.path.join(host.etcd, 'member', 'snap', 'db'))
+    result = host.run('kubeadm_reset', args(host, cri_socket='unix:///run/containerd/containerd.sock'))
+    assert result['changed'] is True
+    assert host.kubeadm_calls()[0]['argv'] == ['reset', '-f', '--cri-socket', 'unix:///run/containerd/containerd.sock']
+    assert not os.path.exists(db)
+    assert not os.path.exists(host.path('admin.conf'))
+
+
+def test_check_mode_runs_nothing(host, cni):
+    kubelet_conf = host.touch('kubelet.conf')
+    conflist = host.touch(path=os.path.join(cni, '10-calico.conflist'))
+    result = host.run('kubeadm_reset', args(host, cni), check=True)
+    assert result['changed'] is True
+    assert result['found'] == [kubelet_conf]
+    assert result['removed_paths'] == [cni]
+    assert host.kubeadm_calls() == []
+    assert os.path.exists(kubelet_conf)
+    assert os.path.exists(conflist)
+
+
+def test_only_cleanup_paths_left(host, cni):
+    sub = os.path.join(cni, 'calico-kubeconfig.d')
+    host.touch(path=os.path.join(sub, 'x'))
+    kubeconfig = host.touch(path=os.path.join(host.root, 'home', '.kube', 'config'))
+    result = host.run('kubeadm_reset', args(host, cni, '~/.kube/config'), env={'HOME': os.path.join(host.root, 'home')})
+    assert result['changed'] is True
+    assert result['found'] == []
+    assert result['removed_paths'] == [cni, kubeconfig]
+    assert host.kubeadm_calls() == [], 'kubeadm reset is not needed for leftover CNI files'
+    assert os.listdir(cni) == []
+    assert not os.path.exists(kubeconfig)
+
+
+def test_default_cleanup_paths_are_documented_defaults(host):
+    result = host.run('kubeadm_reset', dict(kubernetes_dir=host.kdir, etcd_data_dir=host.etcd), check=True,
+                      env={'HOME': os.path.join(host.root, 'home')})
+    assert result['invocation']['module_args']['cleanup_paths'] == ['/etc/cni/net.d', os.path.join(host.root, 'home', '.kube', 'config')]
+
+
+def test_reset_failure_is_quoted(host, cni):
+    host.touch('kubelet.conf')
+    conflist = host.touch(path=os.path.join(cni, '10-calico.conflist'))
+    result = host.run('kubeadm_reset', args(host, cni), env={'FAKE_KUBEADM_FAIL': 'reset'})
+    assert result['failed'] is True
+    assert result['msg'].startswith('kubeadm reset -f failed (rc=1): ')
+    assert 'error execution phase cleanup-node' in result['msg']
+    assert result['removed_paths'] == []
+    assert os.path.exists(conflist), 'nothing is cleaned up when the reset failed'
+
+
+def test_timeout(host):
+    host.touch('kubelet.conf')
+    result = host.run('kubeadm_reset', args(host, timeout=1), env={'FAKE_KUBEADM_SLEEP': '5'})
+    assert result['failed'] is True
+    assert 'kubeadm reset -f did not finish in time' in result['msg']
