@@ -18,6 +18,8 @@ import sys
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BIN = os.path.dirname(sys.executable)
 VIP = "10.31.90.0"
