@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write BUNDLE.json for a hakube offline bundle directory.
 
     manifest.py BUNDLE_DIR K8S_VERSION [MADE_BY]

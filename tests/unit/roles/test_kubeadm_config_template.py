@@ -293,7 +293,7 @@ def test_kube_proxy_modes_without_ipvs(mode):
 
 def test_ipvs_scheduler_and_strict_arp():
     _text, docs = render(overrides={"control_plane_kube_proxy_ipvs_scheduler": "lc",
-                                "control_plane_kube_proxy_ipvs_strict_arp": True})
+                                    "control_plane_kube_proxy_ipvs_strict_arp": True})
     assert by_kind(docs)["KubeProxyConfiguration"]["ipvs"] == {"scheduler": "lc", "strictARP": True}
 
 
@@ -312,7 +312,7 @@ def test_cri_socket_per_runtime(runtime, socket):
 
 def test_certificate_validity_periods():
     _text, docs = render(overrides={"control_plane_certificate_validity_period": "87600h",
-                                "control_plane_ca_certificate_validity_period": "175200h"})
+                                    "control_plane_ca_certificate_validity_period": "175200h"})
     cluster = by_kind(docs)["ClusterConfiguration"]
     assert cluster["certificateValidityPeriod"] == "87600h"
     assert cluster["caCertificateValidityPeriod"] == "175200h"
@@ -320,7 +320,7 @@ def test_certificate_validity_periods():
 
 def test_certificate_validity_needs_kubeadm_1_31():
     _text, docs = render(overrides={"hakube_kubernetes_version": "1.30.5",
-                                "control_plane_certificate_validity_period": "87600h"})
+                                    "control_plane_certificate_validity_period": "87600h"})
     cluster = by_kind(docs)["ClusterConfiguration"]
     assert cluster["kubernetesVersion"] == "v1.30.5"
     assert "certificateValidityPeriod" not in cluster
