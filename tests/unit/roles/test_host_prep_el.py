@@ -1,0 +1,143 @@
+"""host_prep on the EL family, rendered with EL facts (EL hosts cannot run here).
+
+What runs for real is in molecule/default (Debian bookworm containers); these tests
+render the role's variables and templates with the facts of CentOS 7 / Rocky 9 hosts
+and check the task files' EL branches.
+"""
+import os
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "host_prep")
+
+
+def _trust(value):
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trust(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _trust(v) for k, v in value.items()}
+    return value
+
+
+def _templar(**facts):
+    loader = DataLoader()
+    variables = {}
+    for part in ("defaults", "vars"):
+        with open(os.path.join(ROLE, part, "main.yml"), encoding="utf-8") as handle:
+            variables.update(_trust(yaml.safe_load(handle)))
+    variables.update(
+        ansible_os_family="RedHat",
+        ansible_distribution="Rocky",
+        ansible_distribution_major_version="9",
+        ansible_kernel="5.14.0-427.el9.x86_64",
+        ansible_virtualization_role="host",
+        ansible_virtualization_type="kvm",
+        inventory_hostname="m1",
+        groups={"kube_control_plane": ["m1"], "kube_node": ["w1"], "k8s_cluster": ["m1", "w1"]},
+        hostvars={"m1": {"ansible_host": "10.31.90.1"}, "w1": {"ansible_host": "10.31.90.4"}},
+        hakube_kube_proxy_mode="ipvs",
+        hakube_apiserver_lb_mode="keepalived_haproxy",
+        hakube_apiserver_vip="10.31.90.0",
+        hakube_apiserver_vip_hostname="k8s-calico-apiserver.tinychen.io",
+        hakube_host_domain="tinychen.io",
+        hakube_apiserver_port=6443,
+        hakube_apiserver_lb_port=8443,
+    )
+    variables.update(facts)
+    return Templar(loader=loader, variables=variables)
+
+
+def _value(templar, name):
+    return templar.template(templar.available_variables[name])
+
+
+def _tasks(name):
+    with open(os.path.join(ROLE, "tasks", name), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def test_el_packages_and_chrony():
+    templar = _templar()
+    packages = _value(templar, "host_prep_packages")
+    assert "conntrack-tools" in packages and "conntrack" not in packages
+    assert {"ipset", "ipvsadm", "chrony"} <= set(packages)
+    assert _value(templar, "__host_prep_chrony_service") == "chronyd"
+    assert _value(templar, "__host_prep_chrony_servers_file") == "/etc/chrony.conf"
+
+
+@pytest.mark.parametrize(
+    "kernel, conntrack",
+    [("3.10.0-1160.el7.x86_64", "nf_conntrack_ipv4"), ("4.19.0", "nf_conntrack"), ("5.14.0-427.el9.x86_64", "nf_conntrack")],
+)
+def test_ipvs_modules_follow_the_kernel(kernel, conntrack):
+    modules = _value(_templar(ansible_kernel=kernel), "__host_prep_required_modules")
+    assert modules == ["overlay", "br_netfilter", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", conntrack]
+
+
+def test_no_ipvs_modules_without_ipvs_mode():
+    modules = _value(_templar(hakube_kube_proxy_mode="iptables"), "__host_prep_required_modules")
+    assert modules == ["overlay", "br_netfilter"]
+
+
+def test_firewalld_ports_control_plane_and_worker():
+    cp_ports = _value(_templar(), "__host_prep_firewall_ports")
+    assert {"6443/tcp", "8443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp", "179/tcp"} <= set(cp_ports)
+    assert _value(_templar(), "__host_prep_firewall_vrrp") is True
+    worker = _templar(inventory_hostname="w1")
+    worker_ports = _value(worker, "__host_prep_firewall_ports")
+    assert "6443/tcp" not in worker_ports and "2379-2380/tcp" not in worker_ports
+    assert {"10250/tcp", "30000-32767/tcp", "4789/udp"} <= set(worker_ports)
+    assert _value(worker, "__host_prep_firewall_vrrp") is False
+
+
+def test_el_tasks_use_selinux_firewalld_dnf_and_grubby():
+    main = _tasks("main.yml")
+    selinux = next(t for t in main if t["name"] == "SELinux")
+    assert "ansible_os_family == 'RedHat'" in selinux["when"]
+    set_selinux, _selinux_mode_note = _tasks("selinux.yml")
+    assert set_selinux["ansible.posix.selinux"]["state"] == "{{ host_prep_selinux_state }}"
+    firewall = _tasks("firewall.yml")
+    block = next(t for t in firewall if t["name"] == "Open the cluster's ports in firewalld")
+    assert block["block"][0]["ansible.posix.firewalld"]["permanent"] is True
+    packages = _tasks("packages.yml")
+    assert any("ansible.builtin.dnf" in t and "ansible_os_family == 'RedHat'" in t["when"] for t in packages)
+    kernel = _tasks("kernel_el.yml")
+    install = next(t for t in kernel if "ansible.builtin.dnf" in t and "enablerepo" in t["ansible.builtin.dnf"])
+    assert install["ansible.builtin.dnf"]["enablerepo"] == "elrepo-kernel"
+    boot = _tasks("boot.yml")[1]["block"]
+    reboot = next(t for t in boot if "ansible.builtin.reboot" in t)
+    assert reboot["throttle"] == 1
+    assert _tasks("boot.yml")[1]["when"] == "not __host_prep_in_container"
+
+
+def test_el_release_url_and_container_detection():
+    templar = _templar()
+    url = _value(templar, "host_prep_kernel_upgrade_el_release_url")
+    assert url == "https://www.elrepo.org/elrepo-release-9.el9.elrepo.noarch.rpm"
+    assert _value(templar, "__host_prep_in_container") is False
+    assert _value(_templar(ansible_virtualization_role="guest", ansible_virtualization_type="docker"), "__host_prep_in_container") is True
+
+
+def test_etc_hosts_block_renders_vip_and_hosts():
+    templar = _templar()
+    with open(os.path.join(ROLE, "templates", "etc_hosts_block.j2"), encoding="utf-8") as handle:
+        block = templar.template(trust_as_template(handle.read()))
+    lines = [line for line in block.splitlines() if line.strip()]
+    assert lines == [
+        "10.31.90.0 k8s-calico-apiserver k8s-calico-apiserver.tinychen.io",
+        "10.31.90.1 m1 m1.tinychen.io",
+        "10.31.90.4 w1 w1.tinychen.io",
+    ]
+
+
+def test_sysctl_set_drops_nulls():
+    templar = _templar(host_prep_sysctl_extra={"vm.swappiness": None, "net.core.somaxconn": 32768})
+    wanted = _value(templar, "__host_prep_sysctl_wanted")
+    assert "vm.swappiness" not in wanted
+    assert wanted["net.core.somaxconn"] == 32768
+    assert wanted["net.ipv4.tcp_tw_recycle"] == 0
