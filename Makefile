@@ -8,3 +8,7 @@ test-fast:
 	scripts/test fast
 test-integration:
 	scripts/test integration
+lab:
+	scripts/lab up
+lab-destroy:
+	scripts/lab down
