@@ -468,3 +468,11 @@ def test_kubeadm_config_validate_rejects_a_misspelled_field(tmp_path):
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0
     assert 'unknown field "controlPlaneEndPoint"' in proc.stderr
+
+
+def test_cgroup_v1_opt_in_renders_fail_cgroup_v1_false():
+    kubelet = by_kind(render()[1])["KubeletConfiguration"]
+    assert "failCgroupV1" not in kubelet
+    kubelet = by_kind(render(overrides={"hakube_allow_cgroup_v1": True})[1])["KubeletConfiguration"]
+    assert kubelet["failCgroupV1"] is False
+    assert kubelet["cgroupDriver"] == "systemd"
