@@ -10,28 +10,13 @@ import tomllib
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from role_render import role_templar, trust, value
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "container_runtime")
 
 
-def _trust(value):
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, list):
-        return [_trust(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _trust(v) for k, v in value.items()}
-    return value
-
-
 def _templar(**facts):
-    variables = {}
-    for part in ("defaults", "vars"):
-        with open(os.path.join(ROLE, part, "main.yml"), encoding="utf-8") as handle:
-            variables.update(_trust(yaml.safe_load(handle)))
-    variables.update(
+    variables = dict(
         ansible_os_family="RedHat",
         ansible_distribution="Rocky",
         ansible_distribution_release="Blue Onyx",
@@ -50,11 +35,7 @@ def _templar(**facts):
         container_runtime_insecure_registries=["192.168.171.150:5000"],
     )
     variables.update(facts)
-    return Templar(loader=DataLoader(), variables=variables)
-
-
-def _value(templar, name):
-    return templar.template(templar.available_variables[name])
+    return role_templar("container_runtime", variables)
 
 
 def _render(templar, name, **extra):
@@ -62,28 +43,28 @@ def _render(templar, name, **extra):
         source = handle.read()
     if extra:
         templar = templar.copy_with_new_env(available_variables={**templar.available_variables, **extra})
-    return templar.template(trust_as_template(source))
+    return templar.template(trust(source))
 
 
 @pytest.mark.parametrize("version, pause", [("1.34.1", "3.10.1"), ("1.35.0", "3.10.1"), ("1.36.3", "3.10.2"), ("1.37.0", "3.10.2")])
 def test_sandbox_image_follows_kubeadm(version, pause):
     templar = _templar(hakube_kubernetes_version=version)
-    assert _value(templar, "__container_runtime_sandbox_image") == f"registry.aliyuncs.com/google_containers/pause:{pause}"
+    assert value(templar, "__container_runtime_sandbox_image") == f"registry.aliyuncs.com/google_containers/pause:{pause}"
 
 
 def test_unknown_minor_leaves_an_empty_tag_for_the_assert():
-    assert _value(_templar(hakube_kubernetes_version="1.20.0"), "__container_runtime_sandbox_image").endswith(":")
+    assert value(_templar(hakube_kubernetes_version="1.20.0"), "__container_runtime_sandbox_image").endswith(":")
 
 
 def test_el_defaults_to_containerd_io_from_docker():
     templar = _templar()
-    assert _value(templar, "container_runtime_containerd_source") == "docker"
-    assert _value(templar, "__container_runtime_containerd_package") == "containerd.io"
-    assert _value(templar, "__container_runtime_docker_distro") == "centos"
-    assert _value(templar, "__container_runtime_cni_package_dirs")["RedHat"] == "/usr/libexec/cni"
+    assert value(templar, "container_runtime_containerd_source") == "docker"
+    assert value(templar, "__container_runtime_containerd_package") == "containerd.io"
+    assert value(templar, "__container_runtime_docker_distro") == "centos"
+    assert value(templar, "__container_runtime_cni_package_dirs")["RedHat"] == "/usr/libexec/cni"
     debian = _templar(ansible_os_family="Debian", ansible_distribution="Debian")
-    assert _value(debian, "container_runtime_containerd_source") == "distribution"
-    assert _value(debian, "__container_runtime_containerd_package") == "containerd"
+    assert value(debian, "container_runtime_containerd_source") == "distribution"
+    assert value(debian, "__container_runtime_containerd_package") == "containerd"
 
 
 def test_containerd_1x_config():
@@ -117,7 +98,7 @@ def test_hosts_toml_mirror_and_insecure():
     assert insecure["server"] == "http://192.168.171.150:5000"
     assert insecure["host"]["https://192.168.171.150:5000"]["skip_verify"] is True
     assert "http://192.168.171.150:5000" in insecure["host"]
-    assert _value(templar, "__container_runtime_registries") == ["docker.io", "192.168.171.150:5000"]
+    assert value(templar, "__container_runtime_registries") == ["docker.io", "192.168.171.150:5000"]
 
 
 def test_docker_daemon_json_and_cri_dockerd():
@@ -128,12 +109,12 @@ def test_docker_daemon_json_and_cri_dockerd():
     assert daemon["insecure-registries"] == ["192.168.171.150:5000"]
     assert daemon["log-opts"] == {"max-size": "100m"}
     assert daemon["data-root"] == "/data/docker"
-    assert _value(templar, "__container_runtime_socket") == "/run/cri-dockerd.sock"
+    assert value(templar, "__container_runtime_socket") == "/run/cri-dockerd.sock"
     unit = _render(templar, "cri-docker.service.j2")
     assert "--pod-infra-container-image=registry.aliyuncs.com/google_containers/pause:3.10.2" in unit
     assert "--network-plugin=cni" in unit
-    assert _value(templar, "__container_runtime_docker_packages") == ["docker-ce", "docker-ce-cli", "containerd.io"]
-    assert "rhel" not in _value(templar, "container_runtime_cri_dockerd_url")
+    assert value(templar, "__container_runtime_docker_packages") == ["docker-ce", "docker-ce-cli", "containerd.io"]
+    assert "rhel" not in value(templar, "container_runtime_cri_dockerd_url")
 
 
 def test_crictl_yaml_points_at_the_socket():

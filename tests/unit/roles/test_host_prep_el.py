@@ -7,30 +7,13 @@ and check the task files' EL branches.
 import os
 
 import pytest
-import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from role_render import role_tasks, role_templar, trust, value
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "host_prep")
 
 
-def _trust(value):
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, list):
-        return [_trust(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _trust(v) for k, v in value.items()}
-    return value
-
-
 def _templar(**facts):
-    loader = DataLoader()
-    variables = {}
-    for part in ("defaults", "vars"):
-        with open(os.path.join(ROLE, part, "main.yml"), encoding="utf-8") as handle:
-            variables.update(_trust(yaml.safe_load(handle)))
-    variables.update(
+    variables = dict(
         ansible_os_family="RedHat",
         ansible_distribution="Rocky",
         ansible_distribution_major_version="9",
@@ -49,25 +32,20 @@ def _templar(**facts):
         hakube_apiserver_lb_port=8443,
     )
     variables.update(facts)
-    return Templar(loader=loader, variables=variables)
-
-
-def _value(templar, name):
-    return templar.template(templar.available_variables[name])
+    return role_templar("host_prep", variables)
 
 
 def _tasks(name):
-    with open(os.path.join(ROLE, "tasks", name), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return role_tasks("host_prep", name)
 
 
 def test_el_packages_and_chrony():
     templar = _templar()
-    packages = _value(templar, "host_prep_packages")
+    packages = value(templar, "host_prep_packages")
     assert "conntrack-tools" in packages and "conntrack" not in packages
     assert {"ipset", "ipvsadm", "chrony"} <= set(packages)
-    assert _value(templar, "__host_prep_chrony_service") == "chronyd"
-    assert _value(templar, "__host_prep_chrony_servers_file") == "/etc/chrony.conf"
+    assert value(templar, "__host_prep_chrony_service") == "chronyd"
+    assert value(templar, "__host_prep_chrony_servers_file") == "/etc/chrony.conf"
 
 
 @pytest.mark.parametrize(
@@ -75,24 +53,24 @@ def test_el_packages_and_chrony():
     [("3.10.0-1160.el7.x86_64", "nf_conntrack_ipv4"), ("4.19.0", "nf_conntrack"), ("5.14.0-427.el9.x86_64", "nf_conntrack")],
 )
 def test_ipvs_modules_follow_the_kernel(kernel, conntrack):
-    modules = _value(_templar(ansible_kernel=kernel), "__host_prep_required_modules")
+    modules = value(_templar(ansible_kernel=kernel), "__host_prep_required_modules")
     assert modules == ["overlay", "br_netfilter", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", conntrack]
 
 
 def test_no_ipvs_modules_without_ipvs_mode():
-    modules = _value(_templar(hakube_kube_proxy_mode="iptables"), "__host_prep_required_modules")
+    modules = value(_templar(hakube_kube_proxy_mode="iptables"), "__host_prep_required_modules")
     assert modules == ["overlay", "br_netfilter"]
 
 
 def test_firewalld_ports_control_plane_and_worker():
-    cp_ports = _value(_templar(), "__host_prep_firewall_ports")
+    cp_ports = value(_templar(), "__host_prep_firewall_ports")
     assert {"6443/tcp", "8443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp", "179/tcp"} <= set(cp_ports)
-    assert _value(_templar(), "__host_prep_firewall_vrrp") is True
+    assert value(_templar(), "__host_prep_firewall_vrrp") is True
     worker = _templar(inventory_hostname="w1")
-    worker_ports = _value(worker, "__host_prep_firewall_ports")
+    worker_ports = value(worker, "__host_prep_firewall_ports")
     assert "6443/tcp" not in worker_ports and "2379-2380/tcp" not in worker_ports
     assert {"10250/tcp", "30000-32767/tcp", "4789/udp"} <= set(worker_ports)
-    assert _value(worker, "__host_prep_firewall_vrrp") is False
+    assert value(worker, "__host_prep_firewall_vrrp") is False
 
 
 def test_el_tasks_use_selinux_firewalld_dnf_and_grubby():
@@ -117,16 +95,16 @@ def test_el_tasks_use_selinux_firewalld_dnf_and_grubby():
 
 def test_el_release_url_and_container_detection():
     templar = _templar()
-    url = _value(templar, "host_prep_kernel_upgrade_el_release_url")
+    url = value(templar, "host_prep_kernel_upgrade_el_release_url")
     assert url == "https://www.elrepo.org/elrepo-release-9.el9.elrepo.noarch.rpm"
-    assert _value(templar, "__host_prep_in_container") is False
-    assert _value(_templar(ansible_virtualization_role="guest", ansible_virtualization_type="docker"), "__host_prep_in_container") is True
+    assert value(templar, "__host_prep_in_container") is False
+    assert value(_templar(ansible_virtualization_role="guest", ansible_virtualization_type="docker"), "__host_prep_in_container") is True
 
 
 def test_etc_hosts_block_renders_vip_and_hosts():
     templar = _templar()
     with open(os.path.join(ROLE, "templates", "etc_hosts_block.j2"), encoding="utf-8") as handle:
-        block = templar.template(trust_as_template(handle.read()))
+        block = templar.template(trust(handle.read()))
     lines = [line for line in block.splitlines() if line.strip()]
     assert lines == [
         "10.31.90.0 k8s-calico-apiserver k8s-calico-apiserver.tinychen.io",
@@ -137,7 +115,7 @@ def test_etc_hosts_block_renders_vip_and_hosts():
 
 def test_sysctl_set_drops_nulls():
     templar = _templar(host_prep_sysctl_extra={"vm.swappiness": None, "net.core.somaxconn": 32768})
-    wanted = _value(templar, "__host_prep_sysctl_wanted")
+    wanted = value(templar, "__host_prep_sysctl_wanted")
     assert "vm.swappiness" not in wanted
     assert wanted["net.core.somaxconn"] == 32768
     assert wanted["net.ipv4.tcp_tw_recycle"] == 0

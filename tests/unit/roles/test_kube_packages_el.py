@@ -6,29 +6,13 @@ and from an offline bundle (worker) for real; the dnf path is checked here.
 import os
 import re
 
-import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from role_render import role_tasks, role_templar, trust, value
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "kube_packages")
 
 
-def _trust(value):
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, list):
-        return [_trust(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _trust(v) for k, v in value.items()}
-    return value
-
-
 def _templar(**facts):
-    variables = {}
-    for part in ("defaults", "vars"):
-        with open(os.path.join(ROLE, part, "main.yml"), encoding="utf-8") as handle:
-            variables.update(_trust(yaml.safe_load(handle)))
-    variables.update(
+    variables = dict(
         ansible_os_family="RedHat",
         ansible_virtualization_role="host",
         ansible_virtualization_type="kvm",
@@ -37,42 +21,37 @@ def _templar(**facts):
         hakube_kubernetes_version="1.36.3",
         ansible_managed="managed",
     )
-    variables.update(_trust(facts))
-    return Templar(loader=DataLoader(), variables=variables)
-
-
-def _value(templar, name):
-    return templar.template(templar.available_variables[name])
+    variables.update(trust(facts))
+    return role_templar("kube_packages", variables)
 
 
 def _tasks(name):
-    with open(os.path.join(ROLE, "tasks", name), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return role_tasks("kube_packages", name)
 
 
 def test_rpm_repository_and_key():
     templar = _templar()
-    assert _value(templar, "__kube_packages_repo_rpm") == "https://pkgs.k8s.io/core:/stable:/v1.36/rpm/"
-    assert _value(templar, "__kube_packages_repo_key") == "https://pkgs.k8s.io/core:/stable:/v1.36/rpm/repodata/repomd.xml.key"
+    assert value(templar, "__kube_packages_repo_rpm") == "https://pkgs.k8s.io/core:/stable:/v1.36/rpm/"
+    assert value(templar, "__kube_packages_repo_key") == "https://pkgs.k8s.io/core:/stable:/v1.36/rpm/repodata/repomd.xml.key"
 
 
 def test_mirror_with_flat_layout():
     templar = _templar(kube_packages_repo_url="https://mirrors.aliyun.com/kubernetes-new/core/stable/", kube_packages_repo_layout="flat")
-    assert _value(templar, "__kube_packages_repo_rpm") == "https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.36/rpm/"
+    assert value(templar, "__kube_packages_repo_rpm") == "https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.36/rpm/"
 
 
 def test_dnf_and_apt_specs_pin_the_version():
     templar = _templar()
-    assert _value(templar, "__kube_packages_dnf_specs") == ["kubeadm-1.36.3", "kubelet-1.36.3", "kubectl-1.36.3"]
-    assert _value(templar, "__kube_packages_apt_specs") == ["kubeadm=1.36.3-*", "kubelet=1.36.3-*", "kubectl=1.36.3-*"]
+    assert value(templar, "__kube_packages_dnf_specs") == ["kubeadm-1.36.3", "kubelet-1.36.3", "kubectl-1.36.3"]
+    assert value(templar, "__kube_packages_apt_specs") == ["kubeadm=1.36.3-*", "kubelet=1.36.3-*", "kubectl=1.36.3-*"]
     released = _templar(kube_packages_package_release="150500.1.1")
-    assert _value(released, "__kube_packages_dnf_specs")[0] == "kubeadm-1.36.3-150500.1.1"
+    assert value(released, "__kube_packages_dnf_specs")[0] == "kubeadm-1.36.3-150500.1.1"
 
 
 def test_kubectl_only_on_control_planes_when_asked():
-    assert _value(_templar(kube_packages_kubectl_everywhere=False), "__kube_packages_names") == ["kubeadm", "kubelet"]
+    assert value(_templar(kube_packages_kubectl_everywhere=False), "__kube_packages_names") == ["kubeadm", "kubelet"]
     cp = _templar(kube_packages_kubectl_everywhere=False, inventory_hostname="m1")
-    assert _value(cp, "__kube_packages_names") == ["kubeadm", "kubelet", "kubectl"]
+    assert value(cp, "__kube_packages_names") == ["kubeadm", "kubelet", "kubectl"]
 
 
 def test_el_tasks_exclude_install_and_lock():
@@ -96,6 +75,6 @@ def test_other_version_lock_pattern():
 def test_bundle_dropin_on_el():
     templar = _templar(kube_packages_source="bundle")
     with open(os.path.join(ROLE, "templates", "10-kubeadm.conf.j2"), encoding="utf-8") as handle:
-        dropin = templar.template(trust_as_template(handle.read()))
+        dropin = templar.template(trust(handle.read()))
     assert "EnvironmentFile=-/etc/sysconfig/kubelet" in dropin
     assert "ExecStart=/usr/local/bin/kubelet $KUBELET_KUBECONFIG_ARGS" in dropin
