@@ -71,6 +71,13 @@ class CommandResult:
         return self.rc == 0 and not self.timed_out
 
 
+# Options of every module that runs kubeadm (documented in doc_fragments/kubeadm.py).
+KUBEADM_COMMON_ARGS = dict(
+    kubernetes_dir=dict(type='path', default='/etc/kubernetes'),
+    kubeadm_path=dict(type='str', default='kubeadm'),
+)
+
+
 def redact(text, secrets=()):
     """Remove bootstrap tokens, certificate keys and any given secret from text."""
     if not text:

@@ -82,17 +82,6 @@ options:
       - Data directory of the stacked etcd (C(etcd.local.dataDir) in O(config)).
     type: path
     default: /var/lib/etcd
-  kubernetes_dir:
-    description:
-      - Where kubeadm keeps its kubeconfig files, C(pki/) and C(manifests/). Only tests
-        change it.
-    type: path
-    default: /etc/kubernetes
-  kubeadm_path:
-    description:
-      - Name or path of the kubeadm executable.
-    type: str
-    default: kubeadm
   kubectl_path:
     description:
       - Name or path of the kubectl executable.
@@ -111,6 +100,8 @@ options:
         is thereby not mistaken for a failed init (and, with O(recover=true), reset).
     type: int
     default: 60
+extends_documentation_fragment:
+  - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_token
   - module: hakube.cluster.kubeadm_join
@@ -205,7 +196,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
-    HAS_YAML, ca_cert_hash, compute_drift, describe_failure, detect_state,
+    KUBEADM_COMMON_ARGS, HAS_YAML, ca_cert_hash, compute_drift, describe_failure, detect_state,
     endpoint_from_config, fail_command, find_tool, load_config_documents, load_yaml,
     redact, run, server_from_kubeconfig,
 )
@@ -252,13 +243,12 @@ def remove_tree_contents(path):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            KUBEADM_COMMON_ARGS,
             config=dict(type='path', required=True),
             upload_certs=dict(type='bool', default=True),
             recover=dict(type='bool', default=False),
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),
             etcd_data_dir=dict(type='path', default='/var/lib/etcd'),
-            kubernetes_dir=dict(type='path', default='/etc/kubernetes'),
-            kubeadm_path=dict(type='str', default='kubeadm'),
             kubectl_path=dict(type='str', default='kubectl'),
             timeout=dict(type='int', default=900),
             api_server_wait=dict(type='int', default=60),

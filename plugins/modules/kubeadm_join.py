@@ -106,16 +106,6 @@ options:
       - Data directory of the stacked etcd, looked at for leftovers of an earlier join.
     type: path
     default: /var/lib/etcd
-  kubernetes_dir:
-    description:
-      - Where kubeadm keeps kubelet.conf, C(pki/) and C(manifests/). Only tests change it.
-    type: path
-    default: /etc/kubernetes
-  kubeadm_path:
-    description:
-      - Name or path of the kubeadm executable.
-    type: str
-    default: kubeadm
   kubectl_path:
     description:
       - Name or path of the kubectl executable.
@@ -126,6 +116,8 @@ options:
       - Seconds that C(kubeadm join) (and C(kubeadm reset)) may take.
     type: int
     default: 900
+extends_documentation_fragment:
+  - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_token
   - module: hakube.cluster.kubeadm_etcd_member
@@ -207,7 +199,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
-    CONTROL_PLANE_MANIFESTS, deep_merge, describe_failure, detect_state, fail_command,
+    KUBEADM_COMMON_ARGS, CONTROL_PLANE_MANIFESTS, deep_merge, describe_failure, detect_state, fail_command,
     find_tool, redact, run,
 )
 
@@ -260,6 +252,7 @@ def join_configuration(p, node_name):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            KUBEADM_COMMON_ARGS,
             api_server_endpoint=dict(type='str'),
             token=dict(type='str', no_log=True),
             discovery_token_ca_cert_hash=dict(type='str', no_log=False),
@@ -272,8 +265,6 @@ def main():
             extra_config=dict(type='dict', default={}),
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),
             etcd_data_dir=dict(type='path', default='/var/lib/etcd'),
-            kubernetes_dir=dict(type='path', default='/etc/kubernetes'),
-            kubeadm_path=dict(type='str', default='kubeadm'),
             kubectl_path=dict(type='str', default='kubectl'),
             timeout=dict(type='int', default=900),
         ),

@@ -54,21 +54,13 @@ options:
         to reset.
     type: path
     default: /var/lib/etcd
-  kubernetes_dir:
-    description:
-      - Where kubeadm keeps its files. Only tests change it.
-    type: path
-    default: /etc/kubernetes
-  kubeadm_path:
-    description:
-      - Name or path of the kubeadm executable.
-    type: str
-    default: kubeadm
   timeout:
     description:
       - Seconds that kubeadm reset may take.
     type: int
     default: 300
+extends_documentation_fragment:
+  - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_etcd_member
   - name: kubeadm reset
@@ -113,7 +105,7 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
-    detect_state, fail_command, find_tool, redact, run,
+    KUBEADM_COMMON_ARGS, detect_state, fail_command, find_tool, redact, run,
 )
 
 
@@ -140,11 +132,10 @@ def remove(path):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            KUBEADM_COMMON_ARGS,
             cri_socket=dict(type='str'),
             cleanup_paths=dict(type='list', elements='path', default=['/etc/cni/net.d', '~/.kube/config']),
             etcd_data_dir=dict(type='path', default='/var/lib/etcd'),
-            kubernetes_dir=dict(type='path', default='/etc/kubernetes'),
-            kubeadm_path=dict(type='str', default='kubeadm'),
             timeout=dict(type='int', default=300),
         ),
         supports_check_mode=True,

@@ -73,21 +73,13 @@ options:
       - kubeadm config file passed to C(kubeadm init phase upload-certs --config), for
         clusters whose certificatesDir or etcd settings differ from kubeadm's defaults.
     type: path
-  kubernetes_dir:
-    description:
-      - Where kubeadm keeps admin.conf and C(pki/ca.crt). Only tests change it.
-    type: path
-    default: /etc/kubernetes
-  kubeadm_path:
-    description:
-      - Name or path of the kubeadm executable.
-    type: str
-    default: kubeadm
   timeout:
     description:
       - Seconds each kubeadm command may take.
     type: int
     default: 120
+extends_documentation_fragment:
+  - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_join
   - name: kubeadm token
@@ -154,7 +146,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
-    ca_cert_hash, fail_command, find_tool, parse_duration, run, server_from_kubeconfig,
+    KUBEADM_COMMON_ARGS, ca_cert_hash, fail_command, find_tool, parse_duration, run, server_from_kubeconfig,
 )
 
 DEFAULT_GROUP = 'system:bootstrappers:kubeadm:default-node-token'
@@ -218,14 +210,13 @@ def public(result):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            KUBEADM_COMMON_ARGS,
             kubeconfig=dict(type='path'),
             ttl=dict(type='str', default='2h'),
             min_ttl=dict(type='str', default='30m'),
             description=dict(type='str', default='hakube join token'),
             certificate_key=dict(type='bool', default=False, no_log=False),
             config=dict(type='path'),
-            kubernetes_dir=dict(type='path', default='/etc/kubernetes'),
-            kubeadm_path=dict(type='str', default='kubeadm'),
             timeout=dict(type='int', default=120),
         ),
         supports_check_mode=True,
