@@ -357,7 +357,6 @@ def _argspec():
         return yaml.safe_load(handle)["argument_specs"]["main"]["options"]
 
 
-
 def test_sample_values_pass_argument_specs():
     variables = {}
     variables.update(_load(os.path.join(ROLE, "defaults", "main.yml")))

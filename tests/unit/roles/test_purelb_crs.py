@@ -166,7 +166,6 @@ def _argspec():
         return yaml.safe_load(handle)["argument_specs"]["main"]["options"]
 
 
-
 def test_sample_values_pass_argument_specs():
     variables = _variables()
     spec = _argspec()
