@@ -49,36 +49,8 @@ options:
       - For namespaced kinds, list every namespace.
     type: bool
     default: false
-  calicoctl_path:
-    description:
-      - Path or name of the calicoctl binary. By default it is looked up in E(PATH) and
-        C(/usr/local/bin).
-    type: path
-  kubeconfig:
-    description:
-      - Kubeconfig calicoctl uses with O(datastore_type=kubernetes).
-    type: path
-  datastore_type:
-    description:
-      - The Calico datastore.
-    type: str
-    choices: [kubernetes, etcdv3]
-    default: kubernetes
-  expected_version:
-    description:
-      - Fail unless C(calicoctl version) reports this client version.
-    type: str
-  allow_version_mismatch:
-    description:
-      - Pass C(--allow-version-mismatch) and do not fail on a different
-        O(expected_version).
-    type: bool
-    default: false
-  timeout:
-    description:
-      - Seconds each calicoctl call may take; V(0) waits forever.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - hakube.cluster.calicoctl
 seealso:
   - module: hakube.cluster.calicoctl
 """
