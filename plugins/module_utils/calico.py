@@ -171,13 +171,26 @@ def declared_view(want, have):
 
 def deep_merge(base, overlay):
     """``base`` with ``overlay`` laid over it: dicts merge key by key, everything else
-    (lists included) is replaced by the overlay's value."""
+    (lists included) is replaced by the overlay's value. A ``None`` in the overlay
+    removes that key, as in a JSON merge patch (RFC 7386)."""
     if isinstance(base, dict) and isinstance(overlay, dict):
         out = dict(base)
         for key, value in overlay.items():
-            out[key] = deep_merge(base.get(key), value) if key in base else value
+            if value is None:
+                out.pop(key, None)
+            elif key in base:
+                out[key] = deep_merge(base.get(key), value)
+            else:
+                out[key] = _drop_none(value)
         return out
-    return overlay
+    return _drop_none(overlay)
+
+
+def _drop_none(value):
+    """``value`` without the dict keys whose value is None (at any depth)."""
+    if isinstance(value, dict):
+        return dict((k, _drop_none(v)) for k, v in value.items() if v is not None)
+    return value
 
 
 def comparable(obj):

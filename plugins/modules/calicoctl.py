@@ -82,6 +82,10 @@ options:
         C(Node) (for example to set C(spec.bgp.routeReflectorClusterID) without losing
         the node's addresses). With V(false) (the default) the declared spec replaces
         the live one, as C(calicoctl apply) does.
+      - With V(true), a field declared as V(null) is removed from the live object (as
+        in a JSON merge patch), for example C(spec.bgp.routeReflectorClusterID) of a
+        node that is no longer a route reflector. A field that is already absent is
+        no difference.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -137,6 +141,16 @@ EXAMPLES = r"""
     spec:
       bgp:
         routeReflectorClusterID: 244.0.0.1
+
+- name: The node is no longer a route reflector
+  hakube.cluster.calicoctl:
+    kubeconfig: /etc/kubernetes/admin.conf
+    kind: Node
+    name: k8s-calico-master-10-31-90-2
+    merge: true
+    spec:
+      bgp:
+        routeReflectorClusterID: null
 
 - name: Remove a peer
   hakube.cluster.calicoctl:

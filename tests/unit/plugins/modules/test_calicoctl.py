@@ -235,6 +235,24 @@ def test_merge_keeps_undeclared_fields(ds, capture):
     assert res["changed"] is False
 
 
+def test_merge_null_removes_a_field(ds, capture):
+    node = {"apiVersion": "projectcalico.org/v3", "kind": "Node", "metadata": {"name": "m1"},
+            "spec": {"bgp": {"ipv4Address": "10.31.90.1/16", "routeReflectorClusterID": "244.0.0.1"}}}
+    ds.seed(node)
+    clear = {"kind": "Node", "name": "m1", "merge": True, "spec": {"bgp": {"routeReflectorClusterID": None}}}
+    code, res = capture(calicoctl_module, clear, check_mode=True, diff=True)
+    assert code == 0 and res["changed"] is True and res["action"] == "apply"
+    assert res["diff"]["before"]["spec"]["bgp"] == {"routeReflectorClusterID": "244.0.0.1"}
+    assert ds.obj("Node", "m1")["spec"]["bgp"]["routeReflectorClusterID"] == "244.0.0.1"
+    code, res = capture(calicoctl_module, clear)
+    assert code == 0 and res["changed"] is True
+    assert ds.obj("Node", "m1")["spec"] == {"bgp": {"ipv4Address": "10.31.90.1/16"}}
+    writes = [c for c in ds.calls() if c["argv"][0] == "apply"]
+    assert len(writes) == 1
+    code, res = capture(calicoctl_module, clear)
+    assert code == 0 and res["changed"] is False
+
+
 def test_definition_server_metadata_is_ignored(ds, capture):
     ds.seed(PEER)
     copied = json.loads(json.dumps(ds.obj("BGPPeer", "openwrt-peer")))
@@ -501,6 +519,8 @@ def test_declared_view_and_merge():
     assert calico.declared_view([1], "x") == "x"
     assert calico.deep_merge({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"b": 3}, "l": [2]}) == {
         "a": {"b": 3, "c": 2}, "l": [2]}
+    assert calico.deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "x": None}, "n": {"m": None, "k": 1}}) == {
+        "a": {"c": 2}, "n": {"k": 1}}
 
 
 def test_unparsable_json(ds, capture, monkeypatch):
