@@ -213,6 +213,7 @@ def test_registry_mtu_and_extra_reach_installation():
     assert spec["calicoNetwork"]["bgp"] == "Disabled"
     assert spec["calicoNetwork"]["linuxDataplane"] == "Iptables"
     assert spec["calicoNetwork"]["ipPools"][0]["cidr"] == "10.33.0.0/17"
+    validate(out["calico_installation_cr"], INSTALLATION)
 
 
 # ---------------------------------------------------------------- peers and reflectors
@@ -257,6 +258,25 @@ def test_strict_schema_rejects_misspelled_peer_field():
     out = render({"calico_bgp_peers": [{"name": "typo", "peerIp": "10.0.0.1", "asNumber": 65000}]})
     with pytest.raises(jsonschema.ValidationError, match="peerIp"):
         validate(out["calico_bgp_peer_crs"][0], BGPPEER)
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"registy": "registry.example.com"}, "registy"),
+    ({"calicoNetwork": {"nodeAddressAutodetectionv4": {"kubernetes": "NodeInternalIP"}}},
+     "nodeAddressAutodetectionv4"),
+    ({"calicoNetwork": {"linuxDataplane": "Nftable"}}, "Nftable"),
+])
+def test_strict_schema_rejects_misspelled_installation_field(extra, field):
+    out = render({"calico_installation_extra": extra})
+    with pytest.raises(jsonschema.ValidationError, match=field):
+        validate(out["calico_installation_cr"], INSTALLATION)
+
+
+def test_strict_schema_rejects_misspelled_ip_pool_field():
+    out = render({"calico_ip_pools": [{"name": "p", "cidr": "10.33.0.0/17", "natOutgoing": "Enabled",
+                                       "blocksize": 26}]})
+    with pytest.raises(jsonschema.ValidationError, match="blocksize"):
+        validate(out["calico_installation_cr"], INSTALLATION)
 
 
 def test_schema_rejects_nested_misspelling_and_bad_values():
