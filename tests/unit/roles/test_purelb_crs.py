@@ -95,10 +95,11 @@ def test_default_group_covers_the_loadbalancer_cidr(cidr, expected):
 
 
 def test_manifest_names_follow_the_release_layout():
-    out = render(["purelb_manifests"])
-    assert out["purelb_manifests"] == ["install-crds-nobgp-v0.17.0.yaml", "install-nobgp-v0.17.0.yaml"]
-    out = render(["purelb_manifests"], {"purelb_bgp_speaker": True, "purelb_version": "v0.16.6"})
-    assert out["purelb_manifests"] == ["install-crds-v0.16.6.yaml", "install-v0.16.6.yaml"]
+    out = render(["purelb_manifests", "purelb_manifest_base_url"], sample=False)
+    assert out["purelb_manifests"] == ["install-crds-nobgp-v0.16.6.yaml", "install-nobgp-v0.16.6.yaml"]
+    assert out["purelb_manifest_base_url"] == "https://github.com/purelb/purelb/releases/download/v0.16.6"
+    out = render(["purelb_manifests"], {"purelb_bgp_speaker": True, "purelb_version": "v0.17.0"})
+    assert out["purelb_manifests"] == ["install-crds-v0.17.0.yaml", "install-v0.17.0.yaml"]
 
 
 def test_owner_selectors():
