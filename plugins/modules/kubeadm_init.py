@@ -20,7 +20,10 @@ description:
     answers C(/readyz) through C(kubectl --kubeconfig admin.conf)): nothing is run,
     C(changed=false); B(half-initialised) (static pod manifests, C(kubelet.conf) or etcd data
     present but no C(admin.conf), or C(admin.conf) present but the API server does not
-    answer; C(pki/ca.crt) alone does not count, a CA may be placed there on purpose): the
+    answer, or it answers but kubeadm init stopped before it finished: C(admin.conf) is
+    refused (C(Forbidden): the admin ClusterRoleBinding was never made) or the
+    C(kube-system/kubeadm-config) ConfigMap does not exist (C(NotFound)); C(pki/ca.crt)
+    alone does not count, a CA may be placed there on purpose): the
     module fails with a list of what it found, or with O(recover=true) runs
     C(kubeadm reset -f), removes what reset left in O(etcd_data_dir) and initialises
     again; B(not initialised): C(kubeadm init) runs."
@@ -68,6 +71,10 @@ options:
       - A host whose C(admin.conf) exists but whose API server does not answer within
         O(api_server_wait) counts as half-initialised, so enable this only for the first
         creation of a cluster, never on one that holds workloads.
+      - An API server that answers counts as half-initialised only on positive evidence
+        that init did not finish (C(Forbidden) or C(NotFound) for the kubeadm-config
+        ConfigMap); any other error reading it is a warning and the cluster counts as
+        initialised, so a passing fault never leads to a reset.
     type: bool
     default: false
   ignore_preflight_errors:
@@ -213,19 +220,37 @@ def api_server_healthy(kubectl, admin_conf, wait):
         time.sleep(5)
 
 
-def cluster_configuration(module, kubectl, admin_conf):
-    """The ClusterConfiguration stored in kube-system/kubeadm-config, or None with a warning."""
-    result = run([kubectl, '--kubeconfig', admin_conf, '-n', 'kube-system', 'get', 'configmap',
-                  'kubeadm-config', '-o', 'jsonpath={.data.ClusterConfiguration}'], timeout=60)
-    if not result.ok:
-        module.warn(describe_failure('reading the kubeadm-config ConfigMap', result))
-        return None
+# kubectl's messages for an answer that proves `kubeadm init` stopped before its end: the
+# admin user was never bound to cluster-admin (kubeadm makes that binding at the end of
+# wait-control-plane), or upload-config never stored the kubeadm-config ConfigMap.
+UNFINISHED_INIT = ('Error from server (Forbidden)', 'Error from server (NotFound)')
+
+
+def cluster_configuration(module, kubectl, admin_conf, wait):
+    """(doc or None, why init is unfinished or '') from kube-system/kubeadm-config.
+
+    Asks again every 5 seconds for up to ``wait`` seconds while the answer is neither the
+    ConfigMap nor proof of an unfinished init; then warns and returns (None, '').
+    """
+    deadline = time.time() + wait
+    while True:
+        result = run([kubectl, '--kubeconfig', admin_conf, '-n', 'kube-system', 'get', 'configmap',
+                      'kubeadm-config', '-o', 'jsonpath={.data.ClusterConfiguration}'], timeout=60)
+        if result.ok:
+            break
+        said = (result.stderr or result.stdout).strip()
+        if any(marker in said for marker in UNFINISHED_INIT):
+            return None, said
+        if time.time() >= deadline:
+            module.warn(describe_failure('reading the kubeadm-config ConfigMap', result))
+            return None, ''
+        time.sleep(5)
     try:
         doc = load_yaml(result.stdout)
     except Exception as exc:  # pylint: disable=broad-except
         module.warn('the kubeadm-config ConfigMap holds no readable ClusterConfiguration: %s' % exc)
-        return None
-    return doc if isinstance(doc, dict) else None
+        return None, ''
+    return (doc if isinstance(doc, dict) else None), ''
 
 
 def remove_tree_contents(path):
@@ -298,8 +323,10 @@ def main():
                                  'a healthy cluster from a failed init' % (admin_conf, p['kubectl_path']), **result)
         healthy, why_unhealthy = api_server_healthy(kubectl, admin_conf, p['api_server_wait'])
 
+    unfinished = ''
     if healthy:
-        current = cluster_configuration(module, kubectl, admin_conf)
+        current, unfinished = cluster_configuration(module, kubectl, admin_conf, p['api_server_wait'])
+    if healthy and not unfinished:
         if current is not None:
             drift, not_in_place = compute_drift(docs['ClusterConfiguration'], current)
             result['config_drift'] = drift
@@ -318,7 +345,9 @@ def main():
     half = bool(stale)
     if half:
         result['stale_state_found'] = stale
-        if host['admin_conf']:
+        if unfinished:
+            reason = 'the API server answers, but kubeadm init did not finish (%s)' % unfinished
+        elif host['admin_conf']:
             reason = 'admin.conf exists but the API server does not answer (%s)' % why_unhealthy
         else:
             reason = 'no admin.conf, but kubeadm left files behind'

@@ -202,6 +202,44 @@ def test_api_server_that_never_came_up(host, config):
     assert host.kubeadm_commands() == ['init', 'reset', 'init']
 
 
+def test_init_that_stopped_after_the_api_server_came_up(host, config):
+    # Seen in the lab with kubeadm v1.36.3: the API server came up, but init timed out
+    # binding the admin user, so admin.conf is refused and nothing after it was done.
+    failed = host.run('kubeadm_init', args(host, config), env={'FAKE_KUBEADM_FAIL': 'init:bootstrap-admin'})
+    assert failed['failed'] is True
+    assert 'could not bootstrap the admin user' in failed['msg']
+
+    again = host.run('kubeadm_init', args(host, config, api_server_wait=0))
+    assert again['failed'] is True
+    assert again['changed'] is False
+    assert 'the API server answers, but kubeadm init did not finish' in again['msg']
+    assert 'Error from server (Forbidden)' in again['msg']
+    assert host.path('admin.conf') in again['stale_state_found']
+    assert host.kubeadm_commands() == ['init']
+
+    checked = host.run('kubeadm_init', args(host, config, recover=True), check=True)
+    assert checked['changed'] is True
+    assert checked['state'] == 'would_initialize'
+    assert host.kubeadm_commands() == ['init']
+
+    recovered = host.run('kubeadm_init', args(host, config, recover=True))
+    assert recovered.get('failed') is not True, recovered
+    assert recovered['state'] == 'recovered'
+    assert host.kubeadm_commands() == ['init', 'reset', 'init']
+    assert host.run('kubeadm_init', args(host, config))['state'] == 'already_initialized'
+
+
+def test_missing_kubeadm_config_configmap_is_an_unfinished_init(host, config):
+    host.run('kubeadm_init', args(host, config))
+    cluster = host.cluster()
+    del cluster['cluster_configuration']
+    host.set_cluster(cluster)
+    result = host.run('kubeadm_init', args(host, config, api_server_wait=0))
+    assert result['failed'] is True
+    assert 'configmaps "kubeadm-config" not found' in result['msg']
+    assert host.kubeadm_commands() == ['init']
+
+
 def test_recover_fails_when_reset_fails(host, config):
     host.touch('manifests', 'etcd.yaml')
     result = host.run('kubeadm_init', args(host, config, recover=True), env={'FAKE_KUBEADM_FAIL': 'reset'})

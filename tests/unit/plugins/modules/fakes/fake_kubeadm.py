@@ -19,6 +19,9 @@ Environment (set by the tests; see harness.py):
   config file's mode and content as kubeadm saw them).
 * ``FAKE_KUBEADM_FAIL``: make one command fail: ``init:preflight`` (forced preflight error),
   ``init:wait-control-plane`` (files written, API server never up: half-initialised),
+  ``init:bootstrap-admin`` (API server up, but the admin ClusterRoleBinding and everything
+  after it never made: admin.conf is Forbidden, no kubeadm-config ConfigMap; the message is
+  the one kubeadm v1.36.3 printed in this project's lab when that happened),
   ``join:preflight``, ``join:kubelet-start`` (kubelet.conf written, node never registered),
   ``reset``, ``token-list``, ``token-create``, ``upload-certs``; ``token-list:garbage`` (the text
   table where JSON was asked for), ``token-create:silent`` and ``upload-certs:silent`` (exit 0,
@@ -239,6 +242,14 @@ def cmd_init(argv):
         die('[api-check] The API server is not healthy after 4m0s\n'
             'error execution phase wait-control-plane: could not initialize a Kubernetes cluster')
     cluster = load_cluster()
+    if FAIL == 'init:bootstrap-admin':
+        cluster.update(apiserver_ready=True, endpoint=endpoint, admin_forbidden=True)
+        cluster.pop('cluster_configuration', None)
+        save_cluster(cluster)
+        die('error execution phase wait-control-plane: cannot obtain client without bootstrap: could not '
+            'bootstrap the admin user in file admin.conf: unable to create ClusterRoleBinding: client rate '
+            'limiter Wait returned an error: context deadline exceeded')
+    cluster.pop('admin_forbidden', None)
     cluster['apiserver_ready'] = True
     cluster['endpoint'] = endpoint
     cluster['cluster_configuration'] = yaml.safe_dump(cluster_cfg)

@@ -9,7 +9,12 @@ It reads the cluster state file of fake_kubeadm.py (``FAKE_CLUSTER``):
 * ``kubectl --kubeconfig K get node NAME -o name``: ``node/NAME``, or
   ``Error from server (NotFound): nodes "NAME" not found`` and exit 1 (kubectl's formats).
 * ``kubectl --kubeconfig K -n kube-system get configmap kubeadm-config -o
-  jsonpath={.data.ClusterConfiguration}``: the stored ClusterConfiguration YAML.
+  jsonpath={.data.ClusterConfiguration}``: the stored ClusterConfiguration YAML, or
+  ``Error from server (NotFound): configmaps "kubeadm-config" not found`` and exit 1 when
+  init never uploaded it.
+* When the cluster state says ``admin_forbidden`` (an init that stopped before it bound the
+  admin user, see fake_kubeadm.py), every call but ``/readyz`` (open to any authenticated
+  user) answers kubectl's ``Error from server (Forbidden): ...`` and exits 1.
 
 A kubeconfig that does not exist gives ``error: stat K: no such file or directory``. Calls are
 appended to ``FAKE_KUBECTL_LOG`` when set.
@@ -49,6 +54,12 @@ def main(argv):
     if 'get' in words and '--raw=/readyz' in words:
         sys.stdout.write('ok')
         return 0
+    if cluster.get('admin_forbidden'):
+        resource = 'configmaps "kubeadm-config"' if 'configmap' in words else 'nodes "%s"' % words[-1]
+        sys.stderr.write('Error from server (Forbidden): %s is forbidden: User "kubernetes-admin" cannot get '
+                         'resource "%s" in API group "" in the namespace "kube-system"\n'
+                         % (resource, resource.split()[0]))
+        return 1
     if words[:2] == ['get', 'node']:
         name = words[2]
         if name in cluster.get('nodes', []):
@@ -57,7 +68,10 @@ def main(argv):
         sys.stderr.write('Error from server (NotFound): nodes "%s" not found\n' % name)
         return 1
     if 'configmap' in words and 'kubeadm-config' in words:
-        sys.stdout.write(cluster.get('cluster_configuration', ''))
+        if 'cluster_configuration' not in cluster:
+            sys.stderr.write('Error from server (NotFound): configmaps "kubeadm-config" not found\n')
+            return 1
+        sys.stdout.write(cluster['cluster_configuration'])
         return 0
     sys.stderr.write('error: fake kubectl does not know %s\n' % ' '.join(argv))
     return 1
