@@ -142,6 +142,38 @@ def fail_command(module, what, result, secrets=(), **extra):
 
 # ---------------------------------------------------------------- host state
 
+def reset_keeping_manifests(argv, kubernetes_dir, timeout):
+    """Run ``kubeadm reset`` (argv) but keep the static pods that kubeadm did not make.
+
+    kubeadm reset empties <kubernetes_dir>/manifests. Manifests of other static pods there
+    (the apiserver load balancer's haproxy and keepalived) are read first and written back
+    after the reset, whatever its outcome, with their modes, so a node that is reset to be
+    initialised or joined again keeps its part of the VIP. Returns (result, kept names).
+    """
+    manifests_dir = os.path.join(kubernetes_dir, 'manifests')
+    kept = {}
+    if os.path.isdir(manifests_dir):
+        for name in sorted(os.listdir(manifests_dir)):
+            path = os.path.join(manifests_dir, name)
+            if name in CONTROL_PLANE_MANIFESTS or not os.path.isfile(path) or os.path.islink(path):
+                continue
+            with open(path, 'rb') as handle:
+                kept[name] = (handle.read(), os.stat(path).st_mode & 0o7777)
+    result = run(argv, timeout=timeout)
+    if kept:
+        if not os.path.isdir(manifests_dir):
+            os.makedirs(manifests_dir, 0o755)
+        for name, (data, mode) in kept.items():
+            path = os.path.join(manifests_dir, name)
+            tmp = path + '.hakube-tmp'
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, 'wb') as handle:
+                handle.write(data)
+            os.chmod(tmp, mode)
+            os.rename(tmp, path)
+    return result, sorted(kept)
+
+
 def detect_state(kubernetes_dir, etcd_data_dir):
     """What kubeadm leaves on a host, as booleans and a list of human words."""
     manifests_dir = os.path.join(kubernetes_dir, 'manifests')

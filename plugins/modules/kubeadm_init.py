@@ -27,6 +27,8 @@ description:
     module fails with a list of what it found, or with O(recover=true) runs
     C(kubeadm reset -f), removes what reset left in O(etcd_data_dir) and initialises
     again; B(not initialised): C(kubeadm init) runs."
+  - A reset keeps the static pod manifests that kubeadm did not write (such as the
+    apiserver load balancer's haproxy and keepalived): they are put back after it.
   - On an initialised cluster the module compares the ClusterConfiguration in O(config)
     with the cluster's C(kube-system/kubeadm-config) ConfigMap (read with kubectl) and
     returns the difference in RV(config_drift); fields that kubeadm cannot change on a
@@ -205,7 +207,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
     KUBEADM_COMMON_ARGS, HAS_YAML, ca_cert_hash, compute_drift, describe_failure, detect_state,
     endpoint_from_config, fail_command, find_tool, load_config_documents, load_yaml,
-    redact, run, server_from_kubeconfig,
+    redact, reset_keeping_manifests, run, server_from_kubeconfig,
 )
 
 
@@ -363,7 +365,7 @@ def main():
         finish('would_initialize')
 
     if half:
-        reset = run([kubeadm, 'reset', '-f'], timeout=p['timeout'])
+        reset, dummy = reset_keeping_manifests([kubeadm, 'reset', '-f'], kdir, p['timeout'])
         if not reset.ok:
             fail_command(module, 'kubeadm reset -f (to recover a half-initialised host)', reset, **result)
         etcd_member = os.path.join(p['etcd_data_dir'], 'member')

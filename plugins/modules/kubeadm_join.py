@@ -25,7 +25,8 @@ description:
     files and warns)."
   - "B(Stale) (C(kubelet.conf), C(pki/ca.crt), static pod manifests or etcd data present,
     but the node is not registered, or is a worker where a control plane is wanted): the
-    module runs C(kubeadm reset -f) first, then joins (RV(state=rejoined))."
+    module runs C(kubeadm reset -f) first, then joins (RV(state=rejoined)). The reset keeps
+    the static pod manifests that kubeadm did not write (the apiserver load balancer's)."
   - In check mode nothing runs; RV(joined) tells whether the host is already joined, so a
     role can decide before the real join (for example to remove a stale etcd member with
     M(hakube.cluster.kubeadm_etcd_member) first).
@@ -200,7 +201,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
     KUBEADM_COMMON_ARGS, CONTROL_PLANE_MANIFESTS, deep_merge, describe_failure, detect_state, fail_command,
-    find_tool, redact, run,
+    find_tool, redact, reset_keeping_manifests, run,
 )
 
 
@@ -311,7 +312,7 @@ def main():
         argv = [kubeadm, 'reset', '-f']
         if p['cri_socket']:
             argv += ['--cri-socket', p['cri_socket']]
-        reset = run(argv, timeout=p['timeout'])
+        reset, dummy = reset_keeping_manifests(argv, kdir, p['timeout'])
         if not reset.ok:
             fail_command(module, 'kubeadm reset -f (to clear a stale earlier join)', reset, secrets, **result)
 

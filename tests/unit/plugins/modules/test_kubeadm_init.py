@@ -175,6 +175,17 @@ def test_recover_resets_and_initialises(host, config):
     assert os.path.isfile(host.path('admin.conf'))
 
 
+def test_recover_keeps_the_load_balancer_manifests(host, config):
+    host.touch('manifests', 'etcd.yaml')
+    with open(host.touch('manifests', 'keepalived.yaml'), 'w') as f:
+        f.write('kind: Pod\n')
+    result = host.run('kubeadm_init', args(host, config, recover=True))
+    assert result['state'] == 'recovered'
+    assert host.kubeadm_commands() == ['reset', 'init']
+    with open(host.path('manifests', 'keepalived.yaml')) as f:
+        assert f.read() == 'kind: Pod\n'
+
+
 def test_recover_in_check_mode_runs_nothing(host, config):
     stale = host.touch('manifests', 'etcd.yaml')
     result = host.run('kubeadm_init', args(host, config, recover=True), check=True)

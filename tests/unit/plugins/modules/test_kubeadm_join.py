@@ -147,6 +147,23 @@ def test_stale_kubelet_conf_is_reset_then_joined(host, ca):
     assert host.kubeadm_calls()[0]['argv'] == ['reset', '-f', '--cri-socket', 'unix:///run/containerd/containerd.sock']
 
 
+def test_reset_of_stale_state_keeps_the_load_balancer_manifests(host, ca):
+    host.touch('kubelet.conf')
+    for name in ('haproxy.yaml', 'keepalived.yaml', 'kube-apiserver.yaml'):
+        with open(host.touch('manifests', name), 'w') as f:
+            f.write('kind: Pod # %s\n' % name)
+    os.chmod(host.path('manifests', 'haproxy.yaml'), 0o600)
+    result = host.run('kubeadm_join', args(host, ca, ignore_preflight_errors=['DirAvailable--etc-kubernetes-manifests']))
+    assert result.get('failed') is not True, result
+    assert host.kubeadm_commands() == ['reset', 'join']
+    # kubeadm's own manifest went with the reset; the load balancer's came back as they were
+    assert not os.path.exists(host.path('manifests', 'kube-apiserver.yaml'))
+    with open(host.path('manifests', 'haproxy.yaml')) as f:
+        assert f.read() == 'kind: Pod # haproxy.yaml\n'
+    assert os.stat(host.path('manifests', 'haproxy.yaml')).st_mode & 0o777 == 0o600
+    assert os.path.isfile(host.path('manifests', 'keepalived.yaml'))
+
+
 def test_stale_state_in_check_mode(host, ca):
     stale = host.touch(path=os.path.join(host.etcd, 'member', 'snap', 'db'))
     result = host.run('kubeadm_join', cp_args(host, ca), check=True)
