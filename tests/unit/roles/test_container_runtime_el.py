@@ -89,6 +89,14 @@ def test_containerd_2x_config():
     assert runtime["cni"]["bin_dirs"] == ["/opt/cni/bin"]
 
 
+@pytest.mark.parametrize("major, plugin", [("1", "io.containerd.grpc.v1.cri"), ("2", "io.containerd.cri.v1.runtime")])
+def test_restrict_oom_score_adj_only_when_asked(major, plugin):
+    templar = _templar(__container_runtime_containerd_major=major)
+    assert "restrict_oom_score_adj" not in tomllib.loads(_render(templar, "config.toml.j2"))["plugins"][plugin]
+    config = tomllib.loads(_render(templar, "config.toml.j2", container_runtime_containerd_restrict_oom_score_adj=True))
+    assert config["plugins"][plugin]["restrict_oom_score_adj"] is True
+
+
 def test_hosts_toml_mirror_and_insecure():
     templar = _templar()
     mirror = tomllib.loads(_render(templar, "hosts.toml.j2", item="docker.io"))
