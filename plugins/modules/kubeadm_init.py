@@ -27,8 +27,8 @@ description:
     module fails with a list of what it found, or with O(recover=true) runs
     C(kubeadm reset -f), removes what reset left in O(etcd_data_dir) and initialises
     again; B(not initialised): C(kubeadm init) runs."
-  - A reset keeps the static pod manifests that kubeadm did not write (such as the
-    apiserver load balancer's haproxy and keepalived): they are put back after it.
+  - A reset keeps the static pod manifests that kubeadm did not write, such as the
+    apiserver load balancer's haproxy and keepalived; they are put back after it.
   - On an initialised cluster the module compares the ClusterConfiguration in O(config)
     with the cluster's C(kube-system/kubeadm-config) ConfigMap (read with kubectl) and
     returns the difference in RV(config_drift); fields that kubeadm cannot change on a
