@@ -6,8 +6,11 @@ ORDER = 10
 
 
 def test_every_node_is_ready(cluster):
-    ready = cluster.wait_for(lambda: (lambda r: r if all(r.values()) and len(r) == len(cluster.NODES) else None)(
-        cluster.nodes_ready()), timeout=300, what="every node Ready")
+
+    def all_ready():
+        ready = cluster.nodes_ready()
+        return ready if all(ready.values()) and len(ready) == len(cluster.NODES) else None
+    ready = cluster.wait_for(all_ready, timeout=300, what="every node Ready")
     assert sorted(ready) == sorted(cluster.NODES)
 
 

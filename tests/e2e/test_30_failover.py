@@ -14,8 +14,11 @@ PARKED = "/etc/kubernetes/kube-apiserver.yaml.parked"
 @pytest.fixture
 def holder(cluster, tls):
     cluster.wait_for(lambda: cluster.vip_ready(tls), 120, what="the API through the VIP")
-    holders = cluster.wait_for(lambda: (lambda h: h if len(h) == 1 else None)(cluster.vip_holders()), 60,
-                               what="exactly one VIP holder")
+
+    def one_holder():
+        holders = cluster.vip_holders()
+        return holders if len(holders) == 1 else None
+    holders = cluster.wait_for(one_holder, 60, what="exactly one VIP holder")
     return holders[0]
 
 

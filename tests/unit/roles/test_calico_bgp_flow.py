@@ -113,8 +113,9 @@ def test_bgp_configuration_and_peers_converge(workdir):
     changed, out = _play(workdir)
     assert changed == 3, out
     objects = _objects(workdir)
-    assert {k for k in objects if k[0] != "Node"} == {("BGPPeer", "manual-peer"), ("BGPConfiguration", "default"),
-                            ("BGPPeer", "openwrt-peer"), ("BGPPeer", "tiny-unraid-peer")}
+    assert {k for k in objects if k[0] != "Node"} == {
+        ("BGPPeer", "manual-peer"), ("BGPConfiguration", "default"),
+        ("BGPPeer", "openwrt-peer"), ("BGPPeer", "tiny-unraid-peer")}
     cfg = objects[("BGPConfiguration", "default")]["spec"]
     assert cfg["asNumber"] == 64517 and cfg["nodeToNodeMeshEnabled"] is False
     assert cfg["communities"] == [{"name": "bgp-large-community", "value": "64517:300:100"}]

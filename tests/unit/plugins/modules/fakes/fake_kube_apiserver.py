@@ -42,8 +42,8 @@ def selector_matches(selector, labels):
             if labels.get(key.strip()) == value.strip():
                 return False
             continue
-        key, _, value = term.replace("==", "=").partition("=")
-        if not _ and key.strip() in labels:
+        key, sep, value = term.replace("==", "=").partition("=")
+        if not sep and key.strip() in labels:
             continue
         if labels.get(key.strip()) != value.strip():
             return False
