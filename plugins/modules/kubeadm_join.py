@@ -18,13 +18,16 @@ description:
     temporary file and removes afterwards, so that the token and the certificate key never
     appear on a command line.
   - "B(Already joined) (C(kubelet.conf) present, the Node object exists, and for a control
-    plane all four static pod manifests are present): nothing runs, C(changed=false).
+    plane all four static pod manifests are present and the Node carries the
+    C(node-role.kubernetes.io/control-plane) label that kubeadm's last join phase sets):
+    nothing runs, C(changed=false).
     Whether the Node exists is asked with C(kubectl --kubeconfig kubelet.conf get node);
     when the API server cannot be asked (unreachable, or no kubectl on the host) the module
     fails rather than reset a node that may be healthy (or, without kubectl, trusts the
     files and warns)."
   - "B(Stale) (C(kubelet.conf), C(pki/ca.crt), static pod manifests or etcd data present,
-    but the node is not registered, or is a worker where a control plane is wanted): the
+    but the node is not registered, or is a worker where a control plane is wanted, or a
+    control plane without its label): the
     module runs C(kubeadm reset -f) first, then joins (RV(state=rejoined)). The reset keeps
     the static pod manifests that kubeadm did not write (the apiserver load balancer's)."
   - In check mode nothing runs; RV(joined) tells whether the host is already joined, so a
@@ -205,20 +208,28 @@ from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
 )
 
 
+CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane'
+
+
 def node_registered(module, kubectl, kubelet_conf, node_name, secrets):
-    """True/False whether the Node exists, None when kubectl is missing; fails when unsure."""
+    """(registered, labels): True/False whether the Node exists and its labels; (None, {})
+    when kubectl is missing; fails when unsure."""
     if kubectl is None:
-        return None
-    result = run([kubectl, '--kubeconfig', kubelet_conf, 'get', 'node', node_name, '-o', 'name',
+        return None, {}
+    result = run([kubectl, '--kubeconfig', kubelet_conf, 'get', 'node', node_name, '-o', 'json',
                   '--request-timeout=15s'], timeout=60)
     if result.ok:
-        return True
+        try:
+            labels = (json.loads(result.stdout).get('metadata') or {}).get('labels') or {}
+        except ValueError:
+            module.fail_json(msg='kubectl get node %s -o json printed no JSON: %s' % (node_name, result.stdout[:200]))
+        return True, labels
     if 'NotFound' in result.stderr or 'not found' in result.stderr:
-        return False
+        return False, {}
     module.fail_json(msg=describe_failure(
         'asking the API server whether node %s is registered (the host has a kubelet.conf, so it '
         'is not reset while this cannot be told)' % node_name, result, secrets))
-    return None
+    return None, {}
 
 
 def join_configuration(p, node_name):
@@ -284,12 +295,17 @@ def main():
     found = [f for f in host['found'] if f != os.path.join(kdir, 'admin.conf')]
 
     if host['kubelet_conf']:
-        registered = node_registered(module, kubectl, kubelet_conf, node_name, secrets)
+        registered, labels = node_registered(module, kubectl, kubelet_conf, node_name, secrets)
         if registered is None:
             module.warn('kubectl not found: cannot ask the API server whether node %s is registered; '
                         'trusting %s' % (node_name, kubelet_conf))
             registered = True
-        complete = not p['control_plane'] or len(host['manifests']) == len(CONTROL_PLANE_MANIFESTS)
+            labels = {CONTROL_PLANE_LABEL: ''}
+        # A control plane is joined once kubeadm's last join phase, mark-control-plane, gave
+        # the Node its label: a join killed after the kubelet registered and etcd grew has
+        # the manifests and the Node, but not the label (seen in the lab).
+        complete = not p['control_plane'] or (
+            len(host['manifests']) == len(CONTROL_PLANE_MANIFESTS) and CONTROL_PLANE_LABEL in labels)
         if registered and complete:
             result.update(state='already_joined', joined=True)
             module.exit_json(**result)

@@ -44,6 +44,9 @@ def test_killed_control_plane_join_is_recovered(cluster, tmp_path):
     assert killed_at is not None
 
     cluster.wait_for(lambda: cluster.nodes_ready().get(node), 300, what="%s Ready" % node)
+    # a finished control-plane join: kubeadm's last phase labels and taints the Node
+    labels = cluster.kubectl_json("get", "node", node)["metadata"]["labels"]
+    assert "node-role.kubernetes.io/control-plane" in labels, labels
     members, health = cluster.etcd_members()
     assert sorted(m.get("name", "") for m in members) == sorted(cluster.CONTROL_PLANES), members
     assert not [m for m in members if m.get("isLearner")], members

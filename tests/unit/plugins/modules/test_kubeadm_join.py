@@ -188,6 +188,25 @@ def test_join_killed_after_kubelet_start_then_rejoined(host, ca):
     assert host.kubeadm_commands() == ['join', 'reset', 'join']
 
 
+def test_control_plane_join_killed_before_its_label_is_rejoined(host, ca):
+    # Seen in the lab: a control-plane join killed after the kubelet registered the Node
+    # and etcd took the member, before mark-control-plane. Manifests and Node exist; only
+    # the control-plane label shows that the join did not finish.
+    failed = host.run('kubeadm_join', cp_args(host, ca), env={'FAKE_KUBEADM_FAIL': 'join:mark-control-plane'})
+    assert failed['failed'] is True
+    assert 'mark-control-plane' in failed['msg']
+
+    checked = host.run('kubeadm_join', cp_args(host, ca), check=True)
+    assert checked['joined'] is False
+    assert checked['state'] == 'would_join'
+
+    result = host.run('kubeadm_join', cp_args(host, ca))
+    assert result.get('failed') is not True, result
+    assert result['state'] == 'rejoined'
+    assert host.kubeadm_commands() == ['join', 'reset', 'join']
+    assert host.run('kubeadm_join', cp_args(host, ca))['state'] == 'already_joined'
+
+
 def test_control_plane_joins(host, ca):
     result = host.run('kubeadm_join', cp_args(host, ca, advertise_address='192.0.2.12', bind_port=6443))
     assert result.get('failed') is not True, result

@@ -7,7 +7,9 @@ It reads the cluster state file of fake_kubeadm.py (``FAKE_CLUSTER``):
   kubectl's own ``The connection to the server <host:port> was refused - did you specify the
   right host or port?`` and exit 1.
 * ``kubectl --kubeconfig K get node NAME -o name``: ``node/NAME``, or
-  ``Error from server (NotFound): nodes "NAME" not found`` and exit 1 (kubectl's formats).
+  ``Error from server (NotFound): nodes "NAME" not found`` and exit 1 (kubectl's formats);
+  with ``-o json`` the Node object, whose labels carry
+  ``node-role.kubernetes.io/control-plane`` once kubeadm's mark-control-plane phase ran.
 * ``kubectl --kubeconfig K -n kube-system get configmap kubeadm-config -o
   jsonpath={.data.ClusterConfiguration}``: the stored ClusterConfiguration YAML, or
   ``Error from server (NotFound): configmaps "kubeadm-config" not found`` and exit 1 when
@@ -63,6 +65,13 @@ def main(argv):
     if words[:2] == ['get', 'node']:
         name = words[2]
         if name in cluster.get('nodes', []):
+            if '-o=json' in words:
+                labels = {'kubernetes.io/hostname': name}
+                if name in cluster.get('control_planes', []):
+                    labels['node-role.kubernetes.io/control-plane'] = ''
+                json.dump({'apiVersion': 'v1', 'kind': 'Node', 'metadata': {'name': name, 'labels': labels}},
+                          sys.stdout)
+                return 0
             sys.stdout.write('node/%s\n' % name)
             return 0
         sys.stderr.write('Error from server (NotFound): nodes "%s" not found\n' % name)
