@@ -5,16 +5,28 @@ For each host count (default 1 3 6) start that many hakube/node:bookworm systemd
 containers (the molecule/default settings), converge them with the collection's
 playbooks (kube_packages from a fake offline bundle, crictl from the build cache when
 present), run the same playbooks again, and destroy them. Results are appended to
-bench/converge.md with the machine (nproc, memory, kernel) and the date.
+bench/converge.md with the machine (nproc, memory, kernel), the date, the load average
+during each run and the CPU seconds it used (the controller with its docker CLI
+children, and the containers' cgroups), which depend much less on what else runs on the
+machine than wall time does. Per-task times come from ansible.posix.profile_tasks.
 
-    .venv/bin/python bench/converge.py [counts...]
+    .venv/bin/python bench/converge.py [--connection PLUGIN] [counts...]
+
+The connection defaults to community.docker.docker (the docker CLI): with pipelining
+(ansible.cfg [connection]) it measured 0.17 s per no-op module run here against 0.24 s
+for community.docker.docker_api, and without pipelining both need 0.45-0.5 s (see
+bench/converge.md). The collection's users connect over SSH; these numbers are for
+containers.
 """
 import datetime
 import os
 import platform
+import re
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -39,6 +51,11 @@ def start(names):
              "--tmpfs", "/tmp", IMAGE, "/sbin/init"],
             check=True, capture_output=True,
         )
+    # Timed runs start once systemd inside every container has finished booting: on a
+    # loaded machine the sixth container may still be booting (and fail the first exec).
+    for name in names:
+        subprocess.run(["docker", "exec", name, "timeout", "180", "systemctl", "is-system-running", "--wait"],
+                       capture_output=True, check=False)
 
 
 def stop(names):
@@ -56,12 +73,12 @@ def bundle(root):
         os.chmod(path, 0o755)
 
 
-def inventory(path, names, bundle_dir):
+def inventory(path, names, bundle_dir, connection):
     cps = names[: 3 if len(names) >= 3 else 1]
     workers = names[len(cps):]
     crictl = f"container_runtime_crictl_source: file\n    container_runtime_crictl_file: {CRICTL}" if os.path.exists(CRICTL) \
         else "container_runtime_crictl_source: none"
-    lines = ["all:", "  vars:", "    ansible_connection: community.docker.docker",
+    lines = ["all:", "  vars:", f"    ansible_connection: {connection}",
              f"    hakube_kubernetes_version: \"{VERSION}\"", "    hakube_image_repository: registry.k8s.io",
              "    hakube_kube_proxy_mode: iptables", "    hakube_apiserver_lb_mode: none",
              "    kube_packages_source: bundle", f"    kube_packages_bundle_dir: {bundle_dir}", f"    {crictl}",
@@ -74,9 +91,50 @@ def inventory(path, names, bundle_dir):
         handle.write("\n".join(lines) + "\n")
 
 
-def converge(inv, log):
+def container_cpu(names):
+    """CPU seconds used so far by the containers' cgroups (cgroup v1 cpuacct or v2)."""
+    total = 0.0
+    for name in names:
+        cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
+                             check=False).stdout.strip()
+        for path, scale in ((f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage", 1e-9),
+                            (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat", 1e-6)):
+            if cid and os.path.exists(path):
+                text = open(path, encoding="utf-8").read()
+                total += (int(text.split()[1]) if path.endswith("cpu.stat") else int(text)) * scale
+                break
+    return total
+
+
+class LoadSampler(threading.Thread):
+    """The 1-minute load average, sampled every 5 s while a run lasts."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples = [os.getloadavg()[0]]
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(5):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self):
+        self.done.set()
+        self.join()
+        self.samples.append(os.getloadavg()[0])
+        return min(self.samples), sum(self.samples) / len(self.samples), max(self.samples)
+
+
+def converge(inv, log, names):
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"],
-               ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory")
+               ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory",
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
+    if os.path.exists(log):
+        os.remove(log)
+    sampler = LoadSampler()
+    sampler.start()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    box0 = container_cpu(names)
     began = time.monotonic()
     with open(log, "a", encoding="utf-8") as out:
         rc = subprocess.run(
@@ -85,7 +143,40 @@ def converge(inv, log):
              os.path.join(TOP, "playbooks", "packages.yml")],
             env=env, cwd=TOP, stdout=out, stderr=subprocess.STDOUT, check=False,
         ).returncode
-    return rc, time.monotonic() - began
+    wall = time.monotonic() - began
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    controller = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {"rc": rc, "wall": wall, "load": sampler.stop(), "cpu_controller": controller,
+            "cpu_containers": container_cpu(names) - box0, **profile(log, names[0])}
+
+
+HEADER = re.compile(r"^(TASK|RUNNING HANDLER) \[(.*)\] \*+")
+ELAPSED = re.compile(r"\((\d+):(\d+):(\d+\.\d+)\)")
+
+
+def profile(log, host):
+    """Per-task times (profile_tasks prints each task's time at the start of the next) and the
+    first host's counts from the last PLAY RECAP: tasks that ran on it and tasks skipped."""
+    lines = open(log, encoding="utf-8").read().splitlines()
+    tasks, current = [], None
+    for line in lines:
+        match = HEADER.match(line)
+        if match:
+            current = [match.group(2), [], 0.0]
+            tasks.append(current)
+        elif current is not None:
+            current[1].append(line)
+    for task, following in zip(tasks, tasks[1:]):
+        match = ELAPSED.search(following[1][0]) if following[1] else None
+        if match:
+            task[2] = int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
+    ran = [t for t in tasks if any(line.startswith(("ok:", "changed:")) for line in t[1])]
+    recap = [line for line in lines if line.startswith(host + " ") and "ok=" in line]
+    counts = dict(re.findall(r"(\w+)=(\d+)", recap[-1])) if recap else {}
+    return {"tasks_ran": len(ran), "task_time": sum(t[2] for t in ran),
+            "host_ok": int(counts.get("ok", 0)), "host_changed": int(counts.get("changed", 0)),
+            "host_skipped": int(counts.get("skipped", 0)),
+            "slowest": sorted(((t[2], t[0]) for t in ran), reverse=True)[:5]}
 
 
 def machine():
@@ -93,7 +184,7 @@ def machine():
     return f"nproc {os.cpu_count()}, memory {int(mem.split()[1]) // 1024} MiB, kernel {platform.release()}"
 
 
-def main(counts):
+def main(counts, connection):
     subprocess.run([os.path.join(TOP, "scripts", "docker-engine")], check=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="hakube-bench-") as tmp:
@@ -104,25 +195,47 @@ def main(counts):
             start(names)
             try:
                 inv = os.path.join(tmp, f"hosts-{count}.yml")
-                inventory(inv, names, os.path.join(tmp, "bundle"))
-                log = os.path.join(tmp, f"converge-{count}.log")
-                rc1, first = converge(inv, log)
-                rc2, rerun = converge(inv, log)
-                ok = "ok" if rc1 == 0 and rc2 == 0 else f"FAILED (rc {rc1}/{rc2}; log tail below)"
+                inventory(inv, names, os.path.join(tmp, "bundle"), connection)
+                first = converge(inv, os.path.join(tmp, f"converge-{count}.log"), names)
+                rerun = converge(inv, os.path.join(tmp, f"rerun-{count}.log"), names)
+                ok = "ok" if first["rc"] == 0 and rerun["rc"] == 0 else f"FAILED (rc {first['rc']}/{rerun['rc']})"
                 rows.append((count, first, rerun, ok))
-                print(f"{count} hosts: converge {first:.0f} s, rerun {rerun:.0f} s, {ok}", flush=True)
+                print(f"{count} hosts: converge {first['wall']:.0f} s, rerun {rerun['wall']:.0f} s, "
+                      f"load {first['load'][1]:.1f}/{rerun['load'][1]:.1f}, {ok}", flush=True)
                 if ok != "ok":
-                    print("".join(open(log, encoding="utf-8").readlines()[-40:]))
+                    for log in (f"converge-{count}.log", f"rerun-{count}.log"):
+                        print("".join(open(os.path.join(tmp, log), encoding="utf-8").readlines()[-40:]))
             finally:
                 stop(names)
     with open(os.path.join(TOP, "bench", "converge.md"), "a", encoding="utf-8") as md:
         md.write(f"\n## {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}\n\n")
-        md.write("| hosts | converge (s) | idempotent rerun (s) | rerun / converge | result |\n|---|---|---|---|---|\n")
+        md.write(f"Connection {connection}; load average (1 min) min/mean/max sampled every 5 s during each run; "
+                 "CPU s = controller (ansible and its docker CLI children) + containers' cgroups.\n\n")
+        md.write("| hosts | converge (s) | idempotent rerun (s) | rerun / converge | load converge | load rerun "
+                 "| CPU s converge | CPU s rerun | result |\n|---|---|---|---|---|---|---|---|---|\n")
         for count, first, rerun, ok in rows:
-            md.write(f"| {count} | {first:.0f} | {rerun:.0f} | {rerun / first:.2f} | {ok} |\n")
+            load = ["/".join(f"{v:.1f}" for v in r["load"]) for r in (first, rerun)]
+            cpu = [f"{r['cpu_controller']:.0f} + {r['cpu_containers']:.0f}" for r in (first, rerun)]
+            md.write(f"| {count} | {first['wall']:.0f} | {rerun['wall']:.0f} | {rerun['wall'] / first['wall']:.2f} "
+                     f"| {load[0]} | {load[1]} | {cpu[0]} | {cpu[1]} | {ok} |\n")
         if len(rows) > 1 and rows[0][0] == 1:
-            md.write(f"\n{rows[-1][0]} hosts / 1 host (converge): {rows[-1][1] / rows[0][1]:.2f}\n")
+            md.write(f"\n{rows[-1][0]} hosts / 1 host (converge): {rows[-1][1]['wall'] / rows[0][1]['wall']:.2f}\n")
+        md.write("\nPer host, from profile_tasks: tasks run on the first host (ok+changed / skipped), "
+                 "task headers that ran anywhere and the sum of their times.\n\n"
+                 "| hosts | run | tasks on host 1 | skipped | tasks run | sum of task times (s) | mean per task (s) |\n"
+                 "|---|---|---|---|---|---|---|\n")
+        for count, first, rerun, ok in rows:
+            for label, r in (("converge", first), ("rerun", rerun)):
+                md.write(f"| {count} | {label} | {r['host_ok']} ({r['host_changed']} changed) | {r['host_skipped']} "
+                         f"| {r['tasks_ran']} | {r['task_time']:.1f} | {r['task_time'] / max(r['tasks_ran'], 1):.2f} |\n")
+        count, first, rerun, ok = rows[-1]
+        md.write(f"\nSlowest tasks of the {count}-host rerun: "
+                 + "; ".join(f"{name} {secs:.1f} s" for secs, name in rerun["slowest"]) + "\n")
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1, 3, 6])
+    args = sys.argv[1:]
+    conn = "community.docker.docker"
+    if args[:1] == ["--connection"]:
+        conn, args = args[1], args[2:]
+    main([int(a) for a in args] or [1, 3, 6], conn)
