@@ -27,7 +27,8 @@ description:
     files and warns)."
   - "B(Stale) (C(kubelet.conf), C(pki/ca.crt), static pod manifests or etcd data present,
     but the node is not registered, or is a worker where a control plane is wanted, or a
-    control plane without its label): the
+    control plane without its label, or C(kubelet.conf) names a client certificate that
+    does not exist because the join was killed before the kubelet's TLS bootstrap): the
     module runs C(kubeadm reset -f) first, then joins (RV(state=rejoined)). The reset keeps
     the static pod manifests that kubeadm did not write (the apiserver load balancer's)."
   - In check mode nothing runs; RV(joined) tells whether the host is already joined, so a
@@ -204,11 +205,33 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
     KUBEADM_COMMON_ARGS, CONTROL_PLANE_MANIFESTS, deep_merge, describe_failure, detect_state, fail_command,
-    find_tool, redact, reset_keeping_manifests, run,
+    find_tool, load_yaml, redact, reset_keeping_manifests, run,
 )
 
 
 CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane'
+
+
+def missing_client_certificate(kubelet_conf):
+    """The client certificate file kubelet.conf names when it does not exist, else ''.
+
+    kubeadm join writes kubelet.conf pointing at the kubelet's client certificate before
+    the kubelet's TLS bootstrap has made it; a join killed in between (seen in the lab)
+    leaves a kubelet.conf that can never authenticate: stale, not unknown.
+    """
+    try:
+        with open(kubelet_conf) as handle:
+            conf = load_yaml(handle.read()) or {}
+    except Exception:  # pylint: disable=broad-except
+        return ''
+    if not isinstance(conf, dict):
+        return ''
+    for entry in conf.get('users') or []:
+        user = entry.get('user') if isinstance(entry, dict) else None
+        path = user.get('client-certificate') if isinstance(user, dict) else None
+        if path and not os.path.exists(path):
+            return path
+    return ''
 
 
 def node_registered(module, kubectl, kubelet_conf, node_name, secrets):
@@ -295,7 +318,10 @@ def main():
     found = [f for f in host['found'] if f != os.path.join(kdir, 'admin.conf')]
 
     if host['kubelet_conf']:
-        registered, labels = node_registered(module, kubectl, kubelet_conf, node_name, secrets)
+        if missing_client_certificate(kubelet_conf):
+            registered, labels = False, {}
+        else:
+            registered, labels = node_registered(module, kubectl, kubelet_conf, node_name, secrets)
         if registered is None:
             module.warn('kubectl not found: cannot ask the API server whether node %s is registered; '
                         'trusting %s' % (node_name, kubelet_conf))

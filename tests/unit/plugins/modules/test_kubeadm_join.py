@@ -207,6 +207,19 @@ def test_control_plane_join_killed_before_its_label_is_rejoined(host, ca):
     assert host.run('kubeadm_join', cp_args(host, ca))['state'] == 'already_joined'
 
 
+def test_kubelet_conf_without_its_client_certificate_is_stale(host, ca):
+    # Seen in the lab: a join killed after kubeadm wrote kubelet.conf, before the kubelet's
+    # TLS bootstrap wrote the certificate it names. kubectl cannot even ask; it is stale.
+    missing = os.path.join(host.root, 'kubelet-client-current.pem')
+    with open(host.touch('kubelet.conf'), 'w') as f:
+        f.write('apiVersion: v1\nkind: Config\nusers:\n- name: default-auth\n  user:\n'
+                '    client-certificate: %s\n    client-key: %s\n' % (missing, missing))
+    result = host.run('kubeadm_join', args(host, ca))
+    assert result.get('failed') is not True, result
+    assert result['state'] == 'rejoined'
+    assert host.kubeadm_commands() == ['reset', 'join']
+
+
 def test_control_plane_joins(host, ca):
     result = host.run('kubeadm_join', cp_args(host, ca, advertise_address='192.0.2.12', bind_port=6443))
     assert result.get('failed') is not True, result
