@@ -148,7 +148,7 @@ def reset_keeping_manifests(argv, kubernetes_dir, timeout):
     kubeadm reset empties <kubernetes_dir>/manifests. Manifests of other static pods there
     (the apiserver load balancer's haproxy and keepalived) are read first and written back
     after the reset, whatever its outcome, with their modes, so a node that is reset to be
-    initialised or joined again keeps its part of the VIP. Returns (result, kept names).
+    initialised or joined again keeps its part of the VIP. Returns reset's result.
     """
     manifests_dir = os.path.join(kubernetes_dir, 'manifests')
     kept = {}
@@ -171,7 +171,7 @@ def reset_keeping_manifests(argv, kubernetes_dir, timeout):
                 handle.write(data)
             os.chmod(tmp, mode)
             os.rename(tmp, path)
-    return result, sorted(kept)
+    return result
 
 
 def detect_state(kubernetes_dir, etcd_data_dir):

@@ -365,7 +365,7 @@ def main():
         finish('would_initialize')
 
     if half:
-        reset, dummy = reset_keeping_manifests([kubeadm, 'reset', '-f'], kdir, p['timeout'])
+        reset = reset_keeping_manifests([kubeadm, 'reset', '-f'], kdir, p['timeout'])
         if not reset.ok:
             fail_command(module, 'kubeadm reset -f (to recover a half-initialised host)', reset, **result)
         etcd_member = os.path.join(p['etcd_data_dir'], 'member')

@@ -354,7 +354,7 @@ def main():
         argv = [kubeadm, 'reset', '-f']
         if p['cri_socket']:
             argv += ['--cri-socket', p['cri_socket']]
-        reset, dummy = reset_keeping_manifests(argv, kdir, p['timeout'])
+        reset = reset_keeping_manifests(argv, kdir, p['timeout'])
         if not reset.ok:
             fail_command(module, 'kubeadm reset -f (to clear a stale earlier join)', reset, secrets, **result)
 
