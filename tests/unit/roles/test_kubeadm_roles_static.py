@@ -76,7 +76,12 @@ def module_options(module):
     tree = ast.parse(open(path).read())
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
-            return set(yaml.safe_load(node.value.value)["options"])
+            doc = yaml.safe_load(node.value.value)
+            options = set(doc["options"])
+            if "ansible.builtin.files" in doc.get("extends_documentation_fragment", []):
+                from ansible.plugins.doc_fragments.files import ModuleDocFragment
+                options |= set(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
+            return options
     raise AssertionError("no DOCUMENTATION in %s" % path)
 
 
