@@ -28,24 +28,42 @@ def sha256(path):
     return h.hexdigest()
 
 
+def _digest_of(blob_name):
+    """'sha256:<hex>' from a docker-save config name (<hex>.json, blobs/sha256/<hex>)."""
+    base = os.path.basename(blob_name)
+    if base.endswith(".json"):
+        base = base[:-5]
+    return "sha256:" + base if len(base) == 64 else ""
+
+
 def image_refs(path):
-    """Image names held by a docker-save or OCI-layout tarball."""
-    refs = []
+    """(image names, image id) held by a docker-save or OCI-layout tarball.
+
+    The image id is the digest of the image's config, which the CRI reports as the
+    image's id (``crictl images``): kube_packages compares it to tell whether a host's
+    runtime holds this very image. '' when the tarball holds several images or none.
+    """
+    refs, ids = [], []
     try:
         with tarfile.open(path) as tar:
             names = tar.getnames()
             if "manifest.json" in names:
                 for entry in json.load(tar.extractfile("manifest.json")):
                     refs.extend(entry.get("RepoTags") or [])
+                    ids.append(_digest_of(entry.get("Config", "")))
             if not refs and "index.json" in names:
                 for m in json.load(tar.extractfile("index.json")).get("manifests", []):
                     ann = m.get("annotations", {})
                     ref = ann.get("io.containerd.image.name") or ann.get("org.opencontainers.image.ref.name")
                     if ref:
                         refs.append(ref)
+                    blob = "blobs/" + m.get("digest", "").replace(":", "/")
+                    if blob in names and m.get("mediaType", "").endswith("manifest.v1+json"):
+                        ids.append(json.load(tar.extractfile(blob)).get("config", {}).get("digest", ""))
     except (tarfile.TarError, OSError, ValueError) as exc:
         print(f"manifest: cannot read {path}: {exc}", file=sys.stderr)
-    return refs
+    ids = sorted(set(i for i in ids if i))
+    return refs, ids[0] if len(ids) == 1 else ""
 
 
 def main():
@@ -65,7 +83,8 @@ def main():
                 if top == "bin":
                     files[rel]["mode"] = oct(os.stat(full).st_mode & 0o777)
                 if top == "images" and name.endswith(".tar"):
-                    images.append({"file": rel, "refs": image_refs(full)})
+                    refs, image_id = image_refs(full)
+                    images.append({"file": rel, "refs": refs, "id": image_id})
     pieces = {}
     prov = os.path.join(root, ".build", "provenance")
     if os.path.isdir(prov):
