@@ -1,0 +1,45 @@
+"""Unit tests of plugins/filter/packages.py (dpkg_missing), on dpkg-query output in the
+format the roles ask for (lines taken from a bookworm node)."""
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hakube.cluster.plugins.filter.packages import FilterModule, dpkg_missing
+
+LISTING = (
+    "curl\t7.88.1-10+deb12u14\tii \n"
+    "chrony\t4.3-2+deb12u1\trc \n"          # removed, configuration left
+    "containerd\t1.6.20~ds1-1+deb12u2\tii \n"
+    "ipset\t7.17-1\thi \n"                  # held, installed
+    "conntrack\t\tun \n"                    # known, never installed
+    "libc6:amd64\t2.36-9+deb12u13\tii \n"
+    "socat\t1.7.4.4-2\tiF \n"               # half-configured
+)
+
+
+def test_filter_name():
+    assert list(FilterModule().filters()) == ["dpkg_missing"]
+
+
+def test_installed_and_missing():
+    wanted = ["curl", "chrony", "ipset", "conntrack", "libc6", "socat", "ipvsadm"]
+    assert dpkg_missing(wanted, LISTING) == ["chrony", "conntrack", "socat", "ipvsadm"]
+
+
+@pytest.mark.parametrize("spec,missing", [
+    ("containerd=1.6.20*", False),
+    ("containerd=1.6.20~ds1-1+deb12u2", False),
+    ("containerd=1.7*", True),
+    ("containerd=1.6.2", True),
+])
+def test_versions(spec, missing):
+    assert dpkg_missing([spec], LISTING) == ([spec] if missing else [])
+
+
+def test_empty_listing_means_everything_is_missing():
+    assert dpkg_missing(["curl", "", "chrony"], "") == ["curl", "chrony"]
+
+
+def test_bad_input():
+    with pytest.raises(AnsibleFilterError, match="list of package names"):
+        dpkg_missing("curl", LISTING)
