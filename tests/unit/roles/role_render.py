@@ -8,7 +8,11 @@ import os
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
+
+# Lookups (file, fileglob) in role variables need the plugin loader, as in a play.
+init_plugin_loader()
 
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles")
 

@@ -119,3 +119,15 @@ def test_sysctl_set_drops_nulls():
     assert "vm.swappiness" not in wanted
     assert wanted["net.core.somaxconn"] == 32768
     assert wanted["net.ipv4.tcp_tw_recycle"] == 0
+
+
+@pytest.mark.parametrize("stdout, installed", [
+    # As systemctl show --property=Id,LoadState prints it (a Rocky 9 host with firewalld).
+    ("Id=firewalld.service\nLoadState=loaded\n\nId=ufw.service\nLoadState=not-found", ["firewalld.service"]),
+    ("LoadState=not-found\nId=firewalld.service\n\nLoadState=loaded\nId=ufw.service\n", ["ufw.service"]),
+    ("Id=firewalld.service\nLoadState=not-found\n\nId=ufw.service\nLoadState=not-found\n", []),
+    ("", []),
+])
+def test_firewall_units_from_systemctl_show(stdout, installed):
+    templar = _templar(__host_prep_firewall_units={"stdout": stdout, "rc": 0})
+    assert value(templar, "__host_prep_firewall_installed") == installed

@@ -78,3 +78,41 @@ def test_bundle_dropin_on_el():
         dropin = templar.template(trust(handle.read()))
     assert "EnvironmentFile=-/etc/sysconfig/kubelet" in dropin
     assert "ExecStart=/usr/local/bin/kubelet $KUBELET_KUBECONFIG_ARGS" in dropin
+
+
+def _bundle(tmp_path, version):
+    (tmp_path / "BUNDLE.json").write_text('{"format": "hakube-bundle/v1", "kubernetes_version": "%s"}' % version)
+    return str(tmp_path)
+
+
+def _bins(current):
+    """The registered results the bundle tasks leave: the bundle's sha1s on the
+    controller, and a find of the installed binaries with `current` matching."""
+    names = ["kubeadm", "kubelet", "kubectl"]
+    bundle = {"results": [{"item": n, "stat": {"exists": True, "checksum": "%s-sha" % n}} for n in names]}
+    files = [{"path": "/usr/local/bin/" + n, "checksum": "%s-sha" % n if n in current else "old",
+              "mode": "0755", "pw_name": "root", "gr_name": "root"} for n in names]
+    return dict(kube_packages_source="bundle", __kube_packages_bundle_bins=bundle,
+                __kube_packages_installed_bins={"files": files})
+
+
+def test_bundle_version_from_bundle_json(tmp_path):
+    assert value(_templar(kube_packages_bundle_dir=_bundle(tmp_path, "v1.35.2")), "__kube_packages_bundle_version") == "1.35.2"
+    assert value(_templar(kube_packages_bundle_dir=str(tmp_path / "none")), "__kube_packages_bundle_version") == ""
+
+
+def test_versions_are_run_unless_every_binary_is_the_bundles(tmp_path):
+    good = _bundle(tmp_path, "1.36.3")
+    assert value(_templar(kube_packages_bundle_dir=good, **_bins(["kubeadm", "kubelet", "kubectl"])),
+                 "__kube_packages_versions_known") is True
+    # A binary copied in this run: its version is read from the binary.
+    assert value(_templar(kube_packages_bundle_dir=good, **_bins(["kubeadm"])),
+                 "__kube_packages_versions_known") is False
+    # A bundle for another version, or none: read them.
+    other = tmp_path / "other"
+    other.mkdir()
+    assert value(_templar(kube_packages_bundle_dir=_bundle(other, "1.35.2"), **_bins(["kubeadm", "kubelet", "kubectl"])),
+                 "__kube_packages_versions_known") is False
+    assert value(_templar(kube_packages_bundle_dir=str(tmp_path / "none"), **_bins(["kubeadm", "kubelet", "kubectl"])),
+                 "__kube_packages_versions_known") is False
+    assert value(_templar(kube_packages_source="repository"), "__kube_packages_versions_known") is False
