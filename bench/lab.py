@@ -4,6 +4,7 @@ site.yml, the no-op rerun, and the lab's peak memory.
 
     .venv/bin/python bench/lab.py            # destroys any lab, builds it anew, measures
     LAB_KEEP=1 .venv/bin/python bench/lab.py # leave the lab up afterwards
+    LAB_CONNECTION=docker .venv/bin/python bench/lab.py   # docker exec instead of SSH
 
 The first converge is ``scripts/lab up`` on new nodes (images and the offline bundle
 cached, as on a second ``make lab``); per-stage times come from ansible.posix's
@@ -26,6 +27,7 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 NODES = ["lab-cp1", "lab-cp2", "lab-cp3", "lab-w1", "lab-w2"]
 ROLE_LINE = re.compile(r"^(?P<role>[a-z_]+) -+ (?P<secs>\d+\.\d+)s$", re.M)
+TASK_LINE = re.compile(r"^(?P<task>hakube\.cluster\.[a-z_]+ : .+?) -+ (?P<secs>\d+\.\d+)s$", re.M)
 RECAP_CHANGED = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", re.M)
 STAGES = ["preflight", "host_prep", "container_runtime", "kube_packages", "apiserver_lb",
           "control_plane", "workers", "cni_bridge", "calico", "purelb"]
@@ -41,14 +43,22 @@ def used_mib():
 
 
 class MemorySampler(threading.Thread):
+    """Peak used memory, and the 1-minute load average, every 2 s."""
+
     def __init__(self):
         super().__init__(daemon=True)
         self.peak = used_mib()
+        self.loads = []
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.wait(2):
             self.peak = max(self.peak, used_mib())
+            self.loads.append(os.getloadavg()[0])
+
+    def load_since(self, mark):
+        values = self.loads[mark:] or [os.getloadavg()[0]]
+        return "%.1f/%.1f/%.1f" % (min(values), sum(values) / len(values), max(values))
 
 
 def node_peaks_mib():
@@ -64,7 +74,8 @@ def node_peaks_mib():
 
 
 def lab(action, log, extra_env=None):
-    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles", ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles,ansible.posix.profile_tasks",
+               ANSIBLE_NOCOLOR="1", PROFILE_TASKS_TASK_OUTPUT_LIMIT="12")
     env.update(extra_env or {})
     start = time.monotonic()
     with open(log, "w", encoding="utf-8") as handle:
@@ -85,9 +96,16 @@ def main():
     base_mib = used_mib()
     sampler = MemorySampler()
     sampler.start()
+    mark = len(sampler.loads)
     first, first_log = lab("up", os.path.join(logs, "lab-first-converge.log"))
+    load_first, mark = sampler.load_since(mark), len(sampler.loads)
     rerun, rerun_log = lab("up", os.path.join(logs, "lab-rerun.log"))
+    load_rerun = sampler.load_since(mark)
     sampler.stop.set()
+    connection = os.environ.get("LAB_CONNECTION", "ssh")
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=TOP, capture_output=True,
+                            text=True, check=False).stdout.strip()
+    slowest = [(m["task"], float(m["secs"])) for m in TASK_LINE.finditer(rerun_log)][:8]
     peaks = node_peaks_mib()
     stages = {m["role"]: float(m["secs"]) for m in ROLE_LINE.finditer(first_log)}
     rerun_stages = {m["role"]: float(m["secs"]) for m in ROLE_LINE.finditer(rerun_log)}
@@ -97,8 +115,10 @@ def main():
     with open("/proc/meminfo", encoding="utf-8") as handle:
         mem = int(handle.readline().split()[1]) // 1024
     lines = ["", "## %s — nproc %d, memory %d MiB, kernel %s, load before %.1f" % (
-        now, os.cpu_count(), mem, platform.release(), os.getloadavg()[0]), "",
-        "| stage (role) | first converge (s) | no-op rerun (s) |", "|---|---|---|"]
+        now, os.cpu_count(), mem, platform.release(), os.getloadavg()[0]), ""]
+    lines += ["Connection %s; code %s; 1-minute load min/mean/max: converge %s, rerun %s." % (
+        connection, commit, load_first, load_rerun), ""]
+    lines += ["| stage (role) | first converge (s) | no-op rerun (s) |", "|---|---|---|"]
     for stage in STAGES:
         if stage in stages or stage in rerun_stages:
             lines.append("| %s | %.1f | %.1f |" % (stage, stages.get(stage, 0.0), rerun_stages.get(stage, 0.0)))
@@ -110,6 +130,8 @@ def main():
               "memory rose from %d to a peak of %d MiB" % (
                   sum(peaks.values()), ", ".join("%s %d" % kv for kv in sorted(peaks.items())),
                   base_mib, sampler.peak)]
+    if slowest:
+        lines += ["", "slowest tasks of the rerun: " + "; ".join("%s %.1f s" % kv for kv in slowest)]
     with open(os.path.join(TOP, "bench", "lab.md"), "a", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
