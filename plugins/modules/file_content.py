@@ -28,7 +28,9 @@ description:
   - The file is replaced atomically (written beside O(dest), then renamed over it), so a
     reader sees the old content or the new, never a part. A file that holds the content
     already is not touched, only its attributes are set where they differ.
-  - The parent directory must exist; the module does not create it.
+  - Missing parent directories are created (mode C(0755) less the umask, owned by the
+    user the module runs as), as C(ansible.builtin.copy) does; give a directory other
+    attributes with C(ansible.builtin.file) first.
 author:
   - hakube maintainers (@hakube)
 attributes:
@@ -153,8 +155,8 @@ def main():
     if os.path.isdir(dest):
         module.fail_json(msg='dest %s is a directory; give the path of the file' % dest)
     parent = os.path.dirname(dest)
-    if not os.path.isdir(parent):
-        module.fail_json(msg='the directory %s does not exist: create it before writing %s' % (parent, dest))
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        module.fail_json(msg='%s is not a directory, so %s cannot be written' % (parent, dest))
     if validate and '%s' not in validate:
         module.fail_json(msg='validate must contain %%s, the path of the file to check: %s' % validate)
 
@@ -167,6 +169,11 @@ def main():
                       'after': to_native(wanted, errors='surrogate_then_replace')})
 
     if content_changed and not module.check_mode:
+        if not os.path.isdir(parent):
+            try:
+                os.makedirs(parent, 0o755)
+            except OSError as exc:
+                module.fail_json(msg='cannot create the directory %s for %s: %s' % (parent, dest, to_native(exc)))
         fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), dir=parent)
         try:
             with os.fdopen(fd, 'wb') as f:

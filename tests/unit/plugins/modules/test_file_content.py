@@ -135,10 +135,20 @@ def test_validate(tmp_path):
     assert dest.read_text() == "good too\n"
 
 
+def test_missing_directories_are_created(tmp_path):
+    dest = tmp_path / "a" / "b" / "g.conf"
+    check = run(dict(dest=str(dest), content="x\n"), check=True)
+    assert check["changed"] is True and not (tmp_path / "a").exists()
+    result = run(dict(dest=str(dest), content="x\n", mode="0600"))
+    assert result["changed"] is True and dest.read_text() == "x\n"
+    assert mode_of(str(tmp_path / "a" / "b")) & 0o700 == 0o700 and mode_of(str(dest)) == 0o600
+
+
 def test_bad_destinations(tmp_path):
-    missing = run(dict(dest=str(tmp_path / "nodir" / "g.conf"), content="x\n"))
-    assert missing.get("failed") is True
-    assert "the directory %s does not exist" % (tmp_path / "nodir") in missing["msg"]
+    (tmp_path / "file").write_text("")
+    under_file = run(dict(dest=str(tmp_path / "file" / "g.conf"), content="x\n"))
+    assert under_file.get("failed") is True
+    assert "%s is not a directory" % (tmp_path / "file") in under_file["msg"]
     directory = run(dict(dest=str(tmp_path), content="x\n"))
     assert directory.get("failed") is True and "is a directory" in directory["msg"]
     relative = run(dict(dest="relative.conf", content="x\n"))
