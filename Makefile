@@ -1,5 +1,5 @@
 # Thin wrappers; the scripts are the source of truth.
-.PHONY: setup test test-fast test-integration lab lab-destroy
+.PHONY: setup test test-fast test-integration test-e2e lab lab-destroy
 setup:
 	scripts/setup
 test:
@@ -8,6 +8,8 @@ test-fast:
 	scripts/test fast
 test-integration:
 	scripts/test integration
+test-e2e:
+	scripts/test e2e
 lab:
 	scripts/lab up
 lab-destroy:
