@@ -3,7 +3,9 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Which packages of a list dpkg does not have installed.
 
-The filter documents itself in ``plugins/filter/dpkg_missing.yml``.
+``dpkg_query_argv`` makes the dpkg-query command whose output ``dpkg_missing`` reads, so
+that the format and its parser stay together. The filters document themselves in
+``plugins/filter/dpkg_query_argv.yml`` and ``plugins/filter/dpkg_missing.yml``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,22 @@ from __future__ import annotations
 import fnmatch
 
 from ansible.errors import AnsibleFilterError
+
+
+# One line per package: name, version, db:Status-Abbrev, tab-separated (dpkg-query
+# expands the \t and \n escapes itself).
+DPKG_QUERY_FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
+
+
+def _names(wanted):
+    if isinstance(wanted, str) or not isinstance(wanted, (list, tuple)):
+        raise AnsibleFilterError("expected a list of package names, got %r" % (wanted,))
+    return [str(spec).strip() for spec in wanted if str(spec).strip()]
+
+
+def dpkg_query_argv(wanted):
+    """``dpkg-query -W -f FORMAT NAME...`` for the apt specs ``wanted`` (versions dropped)."""
+    return ["dpkg-query", "-W", "-f", DPKG_QUERY_FORMAT] + [spec.partition("=")[0] for spec in _names(wanted)]
 
 
 def _installed(listing):
@@ -29,16 +47,11 @@ def _installed(listing):
 
 def dpkg_missing(wanted, listing):
     """The entries of ``wanted`` (apt specs: ``name`` or ``name=version``, the version
-    may end in ``*``) that the ``dpkg-query -W -f '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'``
-    output ``listing`` does not show installed at that version."""
-    if isinstance(wanted, str) or not isinstance(wanted, (list, tuple)):
-        raise AnsibleFilterError("dpkg_missing expects a list of package names, got %r" % (wanted,))
+    may end in ``*``) that the output ``listing`` of ``dpkg_query_argv(wanted)`` does not
+    show installed at that version."""
     installed = _installed(listing)
     missing = []
-    for spec in wanted:
-        spec = str(spec).strip()
-        if not spec:
-            continue
+    for spec in _names(wanted):
         name, sep, version = spec.partition("=")
         have = installed.get(name)
         if have is None or (sep and not fnmatch.fnmatchcase(have, version)):
@@ -48,4 +61,4 @@ def dpkg_missing(wanted, listing):
 
 class FilterModule(object):
     def filters(self):
-        return {"dpkg_missing": dpkg_missing}
+        return {"dpkg_missing": dpkg_missing, "dpkg_query_argv": dpkg_query_argv}

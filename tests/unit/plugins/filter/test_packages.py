@@ -1,10 +1,13 @@
 """Unit tests of plugins/filter/packages.py (dpkg_missing), on dpkg-query output in the
 format the roles ask for (lines taken from a bookworm node)."""
+import shutil
+import subprocess
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hakube.cluster.plugins.filter.packages import FilterModule, dpkg_missing
+from ansible_collections.hakube.cluster.plugins.filter.packages import FilterModule, dpkg_missing, dpkg_query_argv
 
 LISTING = (
     "curl\t7.88.1-10+deb12u14\tii \n"
@@ -18,7 +21,22 @@ LISTING = (
 
 
 def test_filter_name():
-    assert list(FilterModule().filters()) == ["dpkg_missing"]
+    assert sorted(FilterModule().filters()) == ["dpkg_missing", "dpkg_query_argv"]
+
+
+def test_argv_drops_versions_and_blanks():
+    argv = dpkg_query_argv(["curl", "containerd=1.6.20*", " ", "chrony"])
+    assert argv[:3] == ["dpkg-query", "-W", "-f"]
+    assert argv[4:] == ["curl", "containerd", "chrony"]
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs dpkg (Debian)")
+def test_the_real_dpkg_query_output_parses():
+    """The format the argv asks for is the one dpkg_missing reads (this machine's dpkg)."""
+    wanted = ["dpkg", "no-such-package-hakube"]
+    proc = subprocess.run(dpkg_query_argv(wanted), capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert dpkg_missing(wanted, proc.stdout) == ["no-such-package-hakube"]
 
 
 def test_installed_and_missing():
