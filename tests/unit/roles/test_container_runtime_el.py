@@ -125,6 +125,26 @@ def test_docker_daemon_json_and_cri_dockerd():
     assert "rhel" not in value(templar, "container_runtime_cri_dockerd_url")
 
 
+
+def test_docker_path_installs_only_what_dpkg_lacks_at_the_pinned_version():
+    """The Debian docker path asks dpkg-query first, as the containerd path does; apt gets
+    only the packages that are missing or installed at another version."""
+    from ansible_collections.hakube.cluster.plugins.filter.packages import dpkg_missing, dpkg_query_argv
+
+    templar = _templar(hakube_container_runtime="docker", ansible_os_family="Debian", ansible_distribution="Debian",
+                       container_runtime_docker_source="docker", container_runtime_docker_version="5:28.5.2")
+    specs = value(templar, "__container_runtime_docker_apt_specs")
+    assert specs == ["docker-ce=5:28.5.2*", "docker-ce-cli", "containerd.io", "containernetworking-plugins"]
+    assert dpkg_query_argv(specs)[4:] == ["docker-ce", "docker-ce-cli", "containerd.io", "containernetworking-plugins"]
+    listing = ("docker-ce\t5:28.5.2-1~debian.12~bookworm\tii \n"
+               "docker-ce-cli\t5:28.5.2-1~debian.12~bookworm\tii \n"
+               "containerd.io\t1.7.28-1\tii \n"
+               "containernetworking-plugins\t1.1.1+ds1-3+b17\tii \n")
+    assert dpkg_missing(specs, listing) == []
+    assert dpkg_missing(specs, listing.replace("5:28.5.2-1", "5:27.5.1-1", 1)) == ["docker-ce=5:28.5.2*"]
+    assert dpkg_missing(specs, listing.replace("containerd.io\t1.7.28-1\tii", "containerd.io\t1.7.28-1\trc")) == ["containerd.io"]
+
+
 def test_crictl_yaml_points_at_the_socket():
     assert "runtime-endpoint: unix:///run/containerd/containerd.sock" in _render(_templar(), "crictl.yaml.j2")
 
