@@ -17,11 +17,19 @@ description:
     (C(admin.conf), C(kubelet.conf), C(pki/ca.crt), static pod manifests, etcd data), then
     removes O(cleanup_paths), which kubeadm reset leaves alone on purpose (CNI configuration,
     the admin kubeconfig copied to a home directory).
-  - A host with none of that, and no O(cleanup_paths) to remove, is left alone
-    (C(changed=false)).
-  - kubeadm reset does not remove the node from the cluster's etcd or API; on a control
-    plane, remove its etcd member with M(hakube.cluster.kubeadm_etcd_member) and its Node
-    object with kubectl.
+  - A host with none of that, no O(cleanup_paths) to remove and none of
+    O(release_addresses) on an interface, is left alone (C(changed=false)).
+  - O(release_addresses) (the apiserver VIP) are removed from the host's interfaces after
+    the reset. keepalived in a static pod cannot do that itself, because the reset stops every
+    pod sandbox, and the CRI forcibly terminates the containers of a stopped sandbox
+    (SIGKILL, no grace period), so a keepalived that held the VIP leaves it on the
+    interface while another control plane takes it over, and two hosts answer ARP for
+    the VIP.
+  - On a control plane, kubeadm reset removes the host's own etcd member while etcd
+    answers (its C(remove-etcd-member) phase); when etcd does not, the member stays, and
+    M(hakube.cluster.kubeadm_etcd_member) removes it from another control plane. The Node
+    object stays in either case (C(kubectl delete node)); the hakube.cluster.reset role
+    does both.
 author:
   - hakube maintainers (@hakube)
 requirements:
@@ -54,6 +62,15 @@ options:
         to reset.
     type: path
     default: /var/lib/etcd
+  release_addresses:
+    description:
+      - IP addresses (IPv4 or IPv6, without prefix length) to remove from whichever
+        interface of the host still holds them after the reset, typically the apiserver
+        VIP of a keepalived static pod. An address the host does not hold is nothing to do.
+      - Needs C(ip) (iproute2) on the host when one is held.
+    type: list
+    elements: str
+    default: []
   timeout:
     description:
       - Seconds that kubeadm reset may take.
@@ -72,6 +89,11 @@ EXAMPLES = r'''
 - name: Reset a node
   hakube.cluster.kubeadm_reset:
     cri_socket: unix:///run/containerd/containerd.sock
+
+- name: Reset a control plane, and take the apiserver VIP off it if its keepalived left it
+  hakube.cluster.kubeadm_reset:
+    release_addresses:
+      - 192.168.1.100
 
 - name: Reset, and also clean the CNI state of Calico
   hakube.cluster.kubeadm_reset:
@@ -94,12 +116,21 @@ removed_paths:
   type: list
   elements: str
   sample: [/etc/cni/net.d]
+released_addresses:
+  description:
+    - Entries of O(release_addresses) that were (in check mode would be) removed, as
+      C(address/prefix) with the interface that held them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{address: 192.168.1.100, prefix: 32, interface: eth0}]
 stdout:
   description: Output of kubeadm reset.
   returned: when kubeadm reset ran
   type: str
 '''
 
+import ipaddress
 import os
 import shutil
 
@@ -129,6 +160,28 @@ def remove(path):
             os.unlink(full)
 
 
+def held_addresses(module, ip_bin, wanted):
+    """The entries of ``wanted`` (ip_address objects) that an interface holds, as
+    dicts of address, prefix and interface, read from ``ip -o addr show``."""
+    rc, out, err = module.run_command([ip_bin, '-o', 'addr', 'show'])
+    if rc != 0:
+        module.fail_json(msg='ip -o addr show failed (rc=%d): %s' % (rc, (err or out).strip()))
+    held = []
+    for line in out.splitlines():
+        # "2: eth0    inet 10.0.0.10/32 scope global eth0\       valid_lft ..."
+        fields = line.split()
+        if len(fields) < 4 or fields[2] not in ('inet', 'inet6') or '/' not in fields[3]:
+            continue
+        text, prefix = fields[3].split('/', 1)
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if address in wanted:
+            held.append(dict(address=str(address), prefix=int(prefix), interface=fields[1].split('@')[0]))
+    return held
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -136,16 +189,28 @@ def main():
             cri_socket=dict(type='str'),
             cleanup_paths=dict(type='list', elements='path', default=['/etc/cni/net.d', '~/.kube/config']),
             etcd_data_dir=dict(type='path', default='/var/lib/etcd'),
+            release_addresses=dict(type='list', elements='str', default=[]),
             timeout=dict(type='int', default=300),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    wanted = set()
+    for text in p['release_addresses']:
+        try:
+            wanted.add(ipaddress.ip_address(text.strip()))
+        except ValueError:
+            module.fail_json(msg='release_addresses: %r is not an IP address (give the address without '
+                                 'a prefix length, e.g. 192.168.1.100)' % (text,))
+    ip_bin = module.get_bin_path('ip', required=True) if wanted else None
     host = detect_state(p['kubernetes_dir'], p['etcd_data_dir'])
     cleanup = p['cleanup_paths']  # type path: ~ and $VARS are already expanded
     to_clean = [c for c in cleanup if has_content(c)]
-    result = dict(changed=False, found=host['found'], removed_paths=to_clean)
-    if not host['found'] and not to_clean:
+    # Before the reset the address may still be keepalived's to hold; what check mode
+    # reports is what a reset would leave behind.
+    held = held_addresses(module, ip_bin, wanted) if wanted else []
+    result = dict(changed=False, found=host['found'], removed_paths=to_clean, released_addresses=held)
+    if not host['found'] and not to_clean and not held:
         module.exit_json(**result)
 
     result['changed'] = True
@@ -166,6 +231,16 @@ def main():
             remove(path)
         except (IOError, OSError) as exc:
             module.fail_json(msg='kubeadm reset ran, but %s could not be removed: %s' % (path, exc), **result)
+    if wanted:
+        # Read again: the reset killed keepalived, and what it held is still there; an
+        # address that went away meanwhile is not reported.
+        result['released_addresses'] = held = held_addresses(module, ip_bin, wanted)
+        for entry in held:
+            spec = '%s/%d' % (entry['address'], entry['prefix'])
+            rc, out, err = module.run_command([ip_bin, 'addr', 'del', spec, 'dev', entry['interface']])
+            if rc != 0:
+                module.fail_json(msg='kubeadm reset ran, but %s could not be removed from %s: %s'
+                                 % (spec, entry['interface'], (err or out).strip()), **result)
     module.exit_json(**result)
 
 

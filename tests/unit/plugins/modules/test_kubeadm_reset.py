@@ -2,6 +2,8 @@
 """Unit tests of hakube.cluster.kubeadm_reset against the fake kubeadm (see fakes/)."""
 
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -118,3 +120,69 @@ def test_timeout(host):
     result = host.run('kubeadm_reset', args(host, timeout=1), env={'FAKE_KUBEADM_SLEEP': '5'})
     assert result['failed'] is True
     assert 'kubeadm reset -f did not finish in time' in result['msg']
+
+
+# release_addresses runs the real iproute2 in a network namespace of its own, with the
+# "VIP" on its loopback: what a keepalived killed by the reset leaves on an interface.
+@pytest.fixture
+def netns():
+    if os.geteuid() != 0 or not shutil.which('ip'):
+        pytest.skip('needs root and iproute2 (ip netns)')
+    name = 'hakube-reset-%d' % os.getpid()
+    subprocess.run(['ip', 'netns', 'add', name], check=True)
+    try:
+        subprocess.run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], check=True)
+        yield name
+    finally:
+        subprocess.run(['ip', 'netns', 'del', name], check=False)
+
+
+def addresses(netns):
+    out = subprocess.run(['ip', '-n', netns, '-o', 'addr', 'show'], check=True, capture_output=True, text=True).stdout
+    return sorted(line.split()[3] for line in out.splitlines())
+
+
+def test_release_addresses_takes_the_vip_off_after_the_reset(host, cni, netns):
+    subprocess.run(['ip', '-n', netns, 'addr', 'add', '10.9.9.10/32', 'dev', 'lo'], check=True)
+    subprocess.run(['ip', '-n', netns, '-6', 'addr', 'add', 'fd00:9::10/128', 'dev', 'lo'], check=True)
+    host.touch('kubelet.conf')
+    wrap = ['ip', 'netns', 'exec', netns]
+    release = ['10.9.9.10', 'fd00:9::10', '10.9.9.11']
+    checked = host.run('kubeadm_reset', args(host, cni, release_addresses=release), check=True, wrap=wrap)
+    assert checked['changed'] is True
+    assert sorted(e['address'] for e in checked['released_addresses']) == ['10.9.9.10', 'fd00:9::10']
+    assert host.kubeadm_calls() == [], 'check mode runs nothing'
+    assert '10.9.9.10/32' in addresses(netns)
+
+    result = host.run('kubeadm_reset', args(host, cni, release_addresses=release), wrap=wrap)
+    assert result.get('failed') is not True, result
+    assert result['changed'] is True
+    assert sorted(result['released_addresses'], key=lambda e: e['address']) == [
+        dict(address='10.9.9.10', prefix=32, interface='lo'),
+        dict(address='fd00:9::10', prefix=128, interface='lo'),
+    ]
+    assert host.kubeadm_commands() == ['reset']
+    assert addresses(netns) == ['127.0.0.1/8', '::1/128'], 'the VIP is gone, the rest stays'
+
+    again = host.run('kubeadm_reset', args(host, cni, release_addresses=release), wrap=wrap)
+    assert again['changed'] is False
+    assert again['released_addresses'] == []
+
+
+def test_release_addresses_alone_is_a_change_on_a_reset_host(host, cni, netns):
+    """A host reset earlier, by hand or by a run before release_addresses, still holds
+    the VIP: releasing it is the whole change, and kubeadm does not run."""
+    subprocess.run(['ip', '-n', netns, 'addr', 'add', '10.9.9.10/32', 'dev', 'lo'], check=True)
+    result = host.run('kubeadm_reset', args(host, cni, release_addresses=['10.9.9.10']),
+                      wrap=['ip', 'netns', 'exec', netns])
+    assert result['changed'] is True
+    assert result['released_addresses'] == [dict(address='10.9.9.10', prefix=32, interface='lo')]
+    assert host.kubeadm_calls() == []
+    assert addresses(netns) == ['127.0.0.1/8', '::1/128']
+
+
+def test_release_addresses_refuses_a_prefix(host, cni):
+    result = host.run('kubeadm_reset', args(host, cni, release_addresses=['10.9.9.10/32']))
+    assert result.get('failed') is True
+    assert 'release_addresses' in result['msg'] and 'without a prefix' in result['msg']
+    assert host.kubeadm_calls() == []

@@ -127,8 +127,11 @@ class FakeHost:
         with open(self.ca_crt) as f:
             self.touch('pki', 'ca.crt', text=f.read())
 
-    def run(self, module, args, check=False, diff=False, env=None):
-        """Run a module; returns its JSON result with the raw output in result['_raw']."""
+    def run(self, module, args, check=False, diff=False, env=None, wrap=()):
+        """Run a module; returns its JSON result with the raw output in result['_raw'].
+
+        ``wrap`` is a command prefix for the module's process, e.g.
+        ``['ip', 'netns', 'exec', NAME]`` to run it in a network namespace."""
         params = dict(args)
         params['_ansible_check_mode'] = check
         params['_ansible_diff'] = diff
@@ -145,7 +148,7 @@ class FakeHost:
         })
         full_env.update(self.env)
         full_env.update(env or {})
-        proc = subprocess.run([sys.executable, '-m', MODULE_PREFIX + module],
+        proc = subprocess.run(list(wrap) + [sys.executable, '-m', MODULE_PREFIX + module],
                               input=json.dumps({'ANSIBLE_MODULE_ARGS': params}),
                               capture_output=True, text=True, env=full_env, cwd=self.root, check=False)
         try:
