@@ -13,7 +13,8 @@ Standard library only (PyYAML through ansible's own guarded wrapper):
   expects (SHA-256 of the DER SubjectPublicKeyInfo, RFC 7469), parsed from the
   certificate with a small DER reader;
 * Go duration strings (``2h``, ``30m``, ``1h30m``), kubeadm config documents, and
-  the drift between a wanted ClusterConfiguration and the cluster's.
+  the drift between a wanted ClusterConfiguration and the cluster's;
+* whether a Kubernetes API server already answers at an endpoint (``GET /version``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,9 +24,13 @@ __metaclass__ = type
 import base64
 import copy
 import hashlib
+import json
 import os
 import re
+import ssl
 import subprocess
+
+from ansible.module_utils.six.moves import http_client
 
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_load, yaml_load_all
 
@@ -391,3 +396,36 @@ __all__ = [
     'load_config_documents', 'load_yaml', 'split_host_port', 'join_host_port',
     'endpoint_from_config', 'flatten', 'compute_drift', 'deep_merge',
 ]
+
+
+def kubernetes_api_at(endpoint, timeout):
+    """What answers ``GET /version`` over TLS at ``endpoint`` (host:port), certificate not
+    verified: the ``gitVersion`` of a Kubernetes API server; ``'unknown version'`` when a
+    Kubernetes API server answers but refuses /version anonymously (a 401 or 403 with a
+    ``Status`` body); None when nothing answers within ``timeout`` seconds, the TLS
+    handshake fails (a TCP load balancer with no backend up closes the connection), or
+    what answers is not Kubernetes."""
+    host, port = split_host_port(endpoint)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    connection = http_client.HTTPSConnection(host, int(port or 6443), timeout=timeout, context=context)
+    try:
+        connection.request('GET', '/version', headers={'Accept': 'application/json'})
+        response = connection.getresponse()
+        status, body = response.status, response.read(65536)
+    except (OSError, ssl.SSLError, http_client.HTTPException, ValueError):
+        return None
+    finally:
+        connection.close()
+    try:
+        doc = json.loads(body.decode('utf-8'))
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if status == 200 and doc.get('gitVersion'):
+        return str(doc['gitVersion'])
+    if status in (401, 403) and doc.get('kind') == 'Status':
+        return 'unknown version'
+    return None

@@ -27,6 +27,13 @@ description:
     module fails with a list of what it found, or with O(recover=true) runs
     C(kubeadm reset -f), removes what reset left in O(etcd_data_dir) and initialises
     again; B(not initialised): C(kubeadm init) runs."
+  - Before it initialises (or, with O(recover=true), resets) a host whose own API server
+    does not answer, the module asks the control-plane endpoint for C(/version). When a
+    Kubernetes API server answers there, another control plane already runs the cluster
+    behind that endpoint (this host was reset or replaced, or another host is the one
+    to init), and C(kubeadm init) here would make a second cluster behind the same VIP;
+    the module fails instead, in check mode as well, and says to join this host. See
+    O(check_endpoint).
   - A reset keeps the static pod manifests that kubeadm did not write, such as the
     apiserver load balancer's haproxy and keepalived; they are put back after it.
   - On an initialised cluster the module compares the ClusterConfiguration in O(config)
@@ -109,6 +116,21 @@ options:
         is thereby not mistaken for a failed init (and, with O(recover=true), reset).
     type: int
     default: 60
+  check_endpoint:
+    description:
+      - Ask the control-plane endpoint (C(controlPlaneEndpoint) of O(config), else the
+        advertise address and bind port) whether a Kubernetes API server already answers
+        before initialising, and fail if one does (see the description). Nothing
+        answering within O(endpoint_timeout) seconds, a failed TLS handshake or an answer
+        that is not Kubernetes all count as no cluster.
+    type: bool
+    default: true
+  endpoint_timeout:
+    description:
+      - Seconds to wait for the control-plane endpoint to answer (O(check_endpoint)). A
+        VIP that no host holds yet costs this much once, on the first initialisation.
+    type: int
+    default: 5
 extends_documentation_fragment:
   - hakube.cluster.kubeadm
 seealso:
@@ -194,6 +216,13 @@ stale_state_found:
   type: list
   elements: str
   sample: [/etc/kubernetes/manifests/etcd.yaml, /var/lib/etcd/member]
+endpoint_answered:
+  description:
+    - The version of the Kubernetes API server that already answered at the control-plane
+      endpoint, when that stopped the init (O(check_endpoint)).
+  returned: when the module failed for that reason
+  type: str
+  sample: v1.36.3
 stdout:
   description: Output of kubeadm init with bootstrap tokens and certificate keys redacted.
   returned: when kubeadm init ran
@@ -206,7 +235,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
     KUBEADM_COMMON_ARGS, HAS_YAML, ca_cert_hash, compute_drift, describe_failure, detect_state,
-    endpoint_from_config, fail_command, find_tool, load_config_documents, load_yaml,
+    endpoint_from_config, fail_command, find_tool, kubernetes_api_at, load_config_documents, load_yaml,
     redact, reset_keeping_manifests, run, server_from_kubeconfig,
 )
 
@@ -279,6 +308,8 @@ def main():
             kubectl_path=dict(type='str', default='kubectl'),
             timeout=dict(type='int', default=900),
             api_server_wait=dict(type='int', default=60),
+            check_endpoint=dict(type='bool', default=True),
+            endpoint_timeout=dict(type='int', default=5),
         ),
         supports_check_mode=True,
     )
@@ -359,6 +390,20 @@ def main():
                     'reset it with kubeadm reset -f and initialise again (this wipes the etcd data), '
                     'or clean up by hand.' % (reason, ', '.join(stale)),
                 **result)
+
+    # This host's API server does not answer: if one answers at the endpoint anyway, it
+    # is another control plane's, and the cluster is already there.
+    if p['check_endpoint'] and endpoint:
+        other = kubernetes_api_at(endpoint, p['endpoint_timeout'])
+        if other:
+            module.fail_json(
+                msg='this host runs no cluster, but a Kubernetes API server (%s) already answers at '
+                    'the control-plane endpoint %s: kubeadm init here would make a second cluster '
+                    'behind the same endpoint. Join this host to that cluster instead (hakube: set '
+                    'control_plane_init_host to one of its control planes, e.g. -e '
+                    'control_plane_init_host=<host>), or reset that cluster first. Nothing was '
+                    'changed.' % (other, endpoint),
+                endpoint_answered=other, **result)
 
     result['changed'] = True
     if module.check_mode:

@@ -1,12 +1,17 @@
 # -*- coding: utf-8 -*-
 """Unit tests of hakube.cluster.kubeadm_init against the fake kubeadm/kubectl (see fakes/)."""
 
+import http.server
+import json
 import os
+import socket
+import ssl
+import threading
 
 import pytest
 import yaml
 
-from fakes.harness import FakeHost, make_ca, openssl_pin
+from fakes.harness import FakeHost, make_ca, make_cert, openssl_pin
 
 INIT_CONFIG = """\
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -53,7 +58,9 @@ def config(host):
 
 
 def args(host, config, **extra):
-    out = dict(config=config, kubernetes_dir=host.kdir, etcd_data_dir=host.etcd)
+    # The endpoint of INIT_CONFIG (192.0.2.10, on this machine's own subnet) never
+    # answers; the endpoint check has tests of its own below, with a server that does.
+    out = dict(config=config, kubernetes_dir=host.kdir, etcd_data_dir=host.etcd, check_endpoint=False)
     out.update(extra)
     return out
 
@@ -368,3 +375,126 @@ def test_broken_ca_is_reported(host, config):
     result = host.run('kubeadm_init', args(host, config))
     assert result['failed'] is True
     assert 'cannot read the cluster CA' in result['msg']
+
+
+# ---------------------------------------------------------------- the endpoint check
+class _ApiServerStandIn(http.server.BaseHTTPRequestHandler):
+    """Stands in for what a kube-apiserver behind the VIP answers to ``GET /version``
+    over TLS: 200 with the version JSON (``major``, ``minor``, ``gitVersion``, ...) when
+    anonymous requests may read it (the default, system:public-info-viewer), or 401 with
+    a ``kind: Status`` body when anonymous auth is off. ``server.answer`` picks one;
+    ``not-kubernetes`` is some other HTTPS server's 404 page."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        answer = self.server.answer
+        if answer == 'version':
+            code, body = 200, {'major': '1', 'minor': '36', 'gitVersion': 'v1.36.3', 'platform': 'linux/amd64'}
+        elif answer == 'unauthorized':
+            code, body = 401, {'kind': 'Status', 'apiVersion': 'v1', 'status': 'Failure',
+                               'message': 'Unauthorized', 'reason': 'Unauthorized', 'code': 401}
+        else:
+            code, body = 404, None
+        data = json.dumps(body).encode() if body else b'<html>not found</html>'
+        self.send_response(code)
+        self.send_header('Content-Type', 'application/json' if body else 'text/html')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.server.requests.append(self.path)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope='module')
+def server_cert(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp('apiserver'))
+    ca_crt, ca_key = make_ca(directory, 'other-cluster-ca')
+    return make_cert(directory, 'apiserver', ca_crt, ca_key, san='IP:127.0.0.1')
+
+
+@pytest.fixture
+def endpoint(request, server_cert):
+    """127.0.0.1:<port> answering as ``request.param`` says: an HTTPS server (see
+    _ApiServerStandIn) or, for ``closes``, a TCP listener that accepts and closes at once,
+    which is what haproxy in TCP mode does when no backend is up."""
+    answer = request.param
+    if answer == 'closes':
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(8)
+        stop = threading.Event()
+
+        def accept():
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except socket.timeout:
+                    continue
+                conn.close()
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        yield '127.0.0.1:%d' % listener.getsockname()[1], []
+        stop.set()
+        thread.join()
+        listener.close()
+        return
+    server = http.server.HTTPServer(('127.0.0.1', 0), _ApiServerStandIn)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_cert[0], server_cert[1])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.answer = answer
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield '127.0.0.1:%d' % server.server_address[1], server.requests
+    server.shutdown()
+    server.server_close()
+
+
+def _config_at(host, endpoint):
+    path = os.path.join(host.root, 'kubeadm-init-%s.yaml' % endpoint.rsplit(':', 1)[1])
+    with open(path, 'w') as f:
+        f.write(INIT_CONFIG.replace('controlPlaneEndpoint: 192.0.2.10', 'controlPlaneEndpoint: "%s"' % endpoint))
+    return path
+
+
+@pytest.mark.parametrize('endpoint, found', [('version', 'v1.36.3'), ('unauthorized', 'unknown version')],
+                         indirect=['endpoint'])
+@pytest.mark.parametrize('check', [True, False], ids=['check_mode', 'apply'])
+def test_an_api_server_at_the_endpoint_stops_the_init(host, endpoint, found, check):
+    """A control plane that was reset (or a new first host) must not init a second
+    cluster behind the VIP that the running control planes already serve."""
+    address, requests = endpoint
+    result = host.run('kubeadm_init', dict(config=_config_at(host, address), kubernetes_dir=host.kdir,
+                                           etcd_data_dir=host.etcd), check=check)
+    assert result.get('failed') is True, result
+    assert result['changed'] is False
+    assert result['endpoint_answered'] == found
+    assert 'second cluster' in result['msg'] and address in result['msg']
+    assert 'control_plane_init_host' in result['msg']
+    assert requests == ['/version']
+    assert host.kubeadm_calls() == []
+    assert not os.path.exists(os.path.join(host.kdir, 'admin.conf'))
+
+
+@pytest.mark.parametrize('endpoint', ['closes', 'not-kubernetes'], indirect=True)
+def test_no_api_server_at_the_endpoint_lets_the_init_run(host, endpoint):
+    address, _ = endpoint
+    result = host.run('kubeadm_init', dict(config=_config_at(host, address), kubernetes_dir=host.kdir,
+                                           etcd_data_dir=host.etcd))
+    assert result.get('failed') is not True, result
+    assert result['state'] == 'initialized'
+    assert [c['argv'][0] for c in host.kubeadm_calls()] == ['init']
+
+
+@pytest.mark.parametrize('endpoint', ['version'], indirect=True)
+def test_the_endpoint_is_not_asked_when_this_host_runs_the_cluster(host, endpoint):
+    """On a converged cluster the endpoint answers with this host's own API server."""
+    address, requests = endpoint
+    config = _config_at(host, address)
+    assert host.run('kubeadm_init', args(host, config))['state'] == 'initialized'
+    again = host.run('kubeadm_init', dict(config=config, kubernetes_dir=host.kdir, etcd_data_dir=host.etcd))
+    assert again['state'] == 'already_initialized'
+    assert requests == []
