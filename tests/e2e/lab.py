@@ -79,9 +79,9 @@ def lab_exists():
     return all(run(["docker", "container", "inspect", n], check=False).returncode == 0 for n in NODES)
 
 
-def playbook(*args, env=None, timeout=3600):
-    """Run site.yml against the lab; return (process, {host: recap counts})."""
-    cmd = [os.path.join(TOP, ".venv", "bin", "ansible-playbook"), os.path.join(TOP, "site.yml"),
+def playbook(*args, env=None, timeout=3600, path="site.yml"):
+    """Run site.yml (or ``path``) against the lab; return (process, {host: recap counts})."""
+    cmd = [os.path.join(TOP, ".venv", "bin", "ansible-playbook"), os.path.join(TOP, path),
            "-i", INVENTORY] + list(args)
     full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                     PATH=os.path.join(TOP, ".venv", "bin") + os.pathsep + os.environ.get("PATH", ""))
