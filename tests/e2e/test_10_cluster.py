@@ -36,8 +36,14 @@ def test_api_answers_through_the_vip(cluster, tls):
 
 
 def test_pods_on_different_nodes_reach_each_other_and_dns_works(cluster):
-    pods = cluster.kubectl_json("get", "pods", "--namespace=kube-system", "--selector=k8s-app=kube-dns")["items"]
-    assert pods and all(p["status"]["phase"] == "Running" for p in pods), [p["status"].get("phase") for p in pods]
+    # On a new lab CoreDNS is scheduled only once a node is Ready, which the pod network
+    # stage makes it near the end of site.yml: its pods may still be starting.
+    def dns_pods_ready():
+        pods = cluster.kubectl_json("get", "pods", "--namespace=kube-system", "--selector=k8s-app=kube-dns")["items"]
+        ready = [p for p in pods if p["status"].get("phase") == "Running"
+                 and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+        return pods if pods and len(ready) == len(pods) else None
+    pods = cluster.wait_for(dns_pods_ready, 180, what="every CoreDNS pod Running and Ready")
     # every node reaches a CoreDNS pod by its pod IP (host routes of the bridge network)
     for node in cluster.NODES:
         for pod in pods:
