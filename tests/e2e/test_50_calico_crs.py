@@ -2,8 +2,9 @@
 lab's real apiserver (issue 7: "Calico BGPConfiguration and BGPPeers exist as declared").
 
 Calico, calicoctl and the Tigera operator cannot be built on this machine (the Go
-module proxy refuses every projectcalico/* and tigera/* module), so the lab runs the
-plain bridge CNI. This module therefore sets up the part of a Calico datastore the role
+module proxy refuses tigera/operator and github.com/projectcalico/api; the one Calico
+monorepo pseudo-version it serves, a release-v3.28 commit, needs that api module to
+build anything: docs/bundle.md), so the lab runs the plain bridge CNI. This module therefore sets up the part of a Calico datastore the role
 writes to, for real, and runs the role's BGP tasks against it:
 
 1. The projectcalico.org/v3 CRDs of BGPConfiguration and BGPPeer (group
