@@ -125,7 +125,6 @@ def test_docker_daemon_json_and_cri_dockerd():
     assert "rhel" not in value(templar, "container_runtime_cri_dockerd_url")
 
 
-
 def test_docker_path_installs_only_what_dpkg_lacks_at_the_pinned_version():
     """The Debian docker path asks dpkg-query first, as the containerd path does; apt gets
     only the packages that are missing or installed at another version."""
