@@ -389,15 +389,6 @@ def deep_merge(base, extra):
     return result
 
 
-__all__ = [
-    'CONTROL_PLANE_MANIFESTS', 'NOT_IN_PLACE', 'HAS_YAML', 'CommandResult', 'redact', 'run',
-    'find_tool', 'describe_failure', 'fail_command', 'detect_state', 'server_from_kubeconfig',
-    'spki_from_certificate_der', 'pem_to_der', 'ca_cert_hash', 'parse_duration',
-    'load_config_documents', 'load_yaml', 'split_host_port', 'join_host_port',
-    'endpoint_from_config', 'flatten', 'compute_drift', 'deep_merge',
-]
-
-
 def kubernetes_api_at(endpoint, timeout):
     """What answers ``GET /version`` over TLS at ``endpoint`` (host:port), certificate not
     verified: the ``gitVersion`` of a Kubernetes API server; ``'unknown version'`` when a
@@ -429,3 +420,12 @@ def kubernetes_api_at(endpoint, timeout):
     if status in (401, 403) and doc.get('kind') == 'Status':
         return 'unknown version'
     return None
+
+
+__all__ = [
+    'CONTROL_PLANE_MANIFESTS', 'NOT_IN_PLACE', 'HAS_YAML', 'CommandResult', 'redact', 'run',
+    'find_tool', 'describe_failure', 'fail_command', 'detect_state', 'server_from_kubeconfig',
+    'spki_from_certificate_der', 'pem_to_der', 'ca_cert_hash', 'parse_duration',
+    'load_config_documents', 'load_yaml', 'split_host_port', 'join_host_port',
+    'endpoint_from_config', 'flatten', 'compute_drift', 'deep_merge', 'kubernetes_api_at',
+]

@@ -231,16 +231,17 @@ def main():
             remove(path)
         except (IOError, OSError) as exc:
             module.fail_json(msg='kubeadm reset ran, but %s could not be removed: %s' % (path, exc), **result)
-    if wanted:
-        # Read again: the reset killed keepalived, and what it held is still there; an
-        # address that went away meanwhile is not reported.
+    if wanted and host['found']:
+        # Read again after the reset: it killed keepalived, and what it held is still
+        # there; an address that went away meanwhile is not reported. Without a reset
+        # the first reading is still the host's state.
         result['released_addresses'] = held = held_addresses(module, ip_bin, wanted)
-        for entry in held:
-            spec = '%s/%d' % (entry['address'], entry['prefix'])
-            rc, out, err = module.run_command([ip_bin, 'addr', 'del', spec, 'dev', entry['interface']])
-            if rc != 0:
-                module.fail_json(msg='kubeadm reset ran, but %s could not be removed from %s: %s'
-                                 % (spec, entry['interface'], (err or out).strip()), **result)
+    for entry in held:
+        spec = '%s/%d' % (entry['address'], entry['prefix'])
+        rc, out, err = module.run_command([ip_bin, 'addr', 'del', spec, 'dev', entry['interface']])
+        if rc != 0:
+            module.fail_json(msg='kubeadm reset ran, but %s could not be removed from %s: %s'
+                             % (spec, entry['interface'], (err or out).strip()), **result)
     module.exit_json(**result)
 
 
