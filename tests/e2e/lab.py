@@ -62,10 +62,11 @@ def is_running(node):
 
 
 def running_control_plane():
+    """The first control plane that runs and holds admin.conf (one that was reset does not)."""
     for node in CONTROL_PLANES:
-        if is_running(node):
+        if is_running(node) and dexec(node, "test", "-e", ADMIN_CONF, check=False).returncode == 0:
             return node
-    raise AssertionError("no control-plane node of the lab is running")
+    raise AssertionError("no control-plane node of the lab is running with %s" % ADMIN_CONF)
 
 
 def node_ip(node):
@@ -148,6 +149,12 @@ def vip_holders():
     return holders
 
 
+def single_vip_holder():
+    """[the holder] when exactly one control plane carries the VIP, else None (for wait_for)."""
+    holders = vip_holders()
+    return holders if len(holders) == 1 else None
+
+
 def watch_vip(ctx, seconds, interval=0.2):
     """Poll the VIP for ``seconds``; return (longest outage in s, answered at the end)."""
     end = time.monotonic() + seconds
@@ -199,6 +206,11 @@ def etcd_members():
     health = kubectl(*cmd, "endpoint", "health", "--cluster", "--write-out=json", node=node,
                      check=False)
     return members.get("members", []), health
+
+
+def etcd_member_names():
+    """The sorted names in etcd's member list ('' for a member that never started)."""
+    return sorted(m.get("name", "") for m in etcd_members()[0])
 
 
 def record(name, value):

@@ -14,12 +14,7 @@ PARKED = "/etc/kubernetes/kube-apiserver.yaml.parked"
 @pytest.fixture
 def holder(cluster, tls):
     cluster.wait_for(lambda: cluster.vip_ready(tls), 120, what="the API through the VIP")
-
-    def one_holder():
-        holders = cluster.vip_holders()
-        return holders if len(holders) == 1 else None
-    holders = cluster.wait_for(one_holder, 60, what="exactly one VIP holder")
-    return holders[0]
+    return cluster.wait_for(cluster.single_vip_holder, 60, what="exactly one VIP holder")[0]
 
 
 def _wait_apiserver_healthy(cluster, node):

@@ -8,10 +8,6 @@ import time
 ORDER = 40
 
 
-def _member_names(cluster):
-    return sorted(m.get("name", "") for m in cluster.etcd_members()[0])
-
-
 def test_killed_control_plane_join_is_recovered(cluster, tmp_path):
     # A control plane that neither ran init nor holds the VIP: a raw `kubeadm reset` stops
     # every pod on the node, keepalived too, and on the VIP holder would take the API
@@ -22,7 +18,7 @@ def test_killed_control_plane_join_is_recovered(cluster, tmp_path):
     cluster.dexec(node, "kubeadm", "reset", "--force", timeout=300)
     cluster.wait_for(lambda: cluster.kubectl("delete", "node", node, "--ignore-not-found", "--wait=true",
                                              check=False).returncode == 0, 120, what="node %s deleted" % node)
-    cluster.wait_for(lambda: node not in _member_names(cluster), 120, what="etcd member %s removed" % node)
+    cluster.wait_for(lambda: node not in cluster.etcd_member_names(), 120, what="etcd member %s removed" % node)
 
     log = tmp_path / "killed-run.log"
     proc = cluster.start_playbook(log_path=str(log))

@@ -22,18 +22,9 @@ import time
 ORDER = 60
 
 
-def _one_holder(cluster):
-    holders = cluster.vip_holders()
-    return holders if len(holders) == 1 else None
-
-
-def _member_names(cluster):
-    return sorted(m.get("name", "") for m in cluster.etcd_members()[0])
-
-
 def test_reset_the_vip_holder_and_join_it_again(cluster, tls):
     cluster.wait_for(lambda: cluster.vip_ready(tls), 120, what="the API through the VIP")
-    holder = cluster.wait_for(lambda: _one_holder(cluster), 60, what="exactly one VIP holder")[0]
+    holder = cluster.wait_for(cluster.single_vip_holder, 60, what="exactly one VIP holder")[0]
     others = [n for n in cluster.CONTROL_PLANES if n != holder]
 
     start = time.monotonic()
@@ -44,14 +35,14 @@ def test_reset_the_vip_holder_and_join_it_again(cluster, tls):
 
     # The VIP is off the reset host (kubeadm_reset released it) and on one other.
     assert holder not in cluster.vip_holders()
-    new = cluster.wait_for(lambda: _one_holder(cluster), 60, what="exactly one VIP holder after the reset")
+    new = cluster.wait_for(cluster.single_vip_holder, 60, what="exactly one VIP holder after the reset")
     assert new[0] in others, new
     start = time.monotonic()
     cluster.wait_for(lambda: cluster.vip_ready(tls), 60, interval=0.5, what="the API through the VIP after the reset")
     cluster.record("reset of the VIP holder: API through the VIP after reset.yml ended, s",
                    round(time.monotonic() - start, 1))
     assert holder not in cluster.nodes_ready()
-    assert _member_names(cluster) == sorted(others)
+    assert cluster.etcd_member_names() == sorted(others)
     cluster.wait_for(lambda: cluster.etcd_members()[1].returncode == 0, 120, what="the remaining etcd members healthy")
     assert cluster.dexec(holder, "test", "-e", "/etc/kubernetes/admin.conf", check=False).returncode != 0
     assert cluster.dexec(holder, "test", "-e", "/var/lib/etcd/member", check=False).returncode != 0
@@ -65,7 +56,7 @@ def test_reset_the_vip_holder_and_join_it_again(cluster, tls):
     assert refused.returncode != 0, refused.stdout[-8000:]
     assert "second cluster" in refused.stdout, refused.stdout[-8000:]
     assert cluster.dexec(holder, "test", "-e", "/etc/kubernetes/admin.conf", check=False).returncode != 0
-    assert _member_names(cluster) == sorted(others)
+    assert cluster.etcd_member_names() == sorted(others)
 
     start = time.monotonic()
     rejoin, recap = cluster.playbook("-e", "control_plane_init_host=" + others[0])
@@ -76,6 +67,6 @@ def test_reset_the_vip_holder_and_join_it_again(cluster, tls):
     cluster.wait_for(lambda: cluster.nodes_ready().get(holder), 300, what="%s Ready again" % holder)
     labels = cluster.kubectl_json("get", "node", holder)["metadata"]["labels"]
     assert "node-role.kubernetes.io/control-plane" in labels, labels
-    assert _member_names(cluster) == sorted(cluster.CONTROL_PLANES)
+    assert cluster.etcd_member_names() == sorted(cluster.CONTROL_PLANES)
     cluster.wait_for(lambda: cluster.etcd_members()[1].returncode == 0, 180, what="every etcd member healthy")
-    assert len(cluster.wait_for(lambda: _one_holder(cluster), 60, what="exactly one VIP holder at the end")) == 1
+    assert len(cluster.wait_for(cluster.single_vip_holder, 60, what="exactly one VIP holder at the end")) == 1
