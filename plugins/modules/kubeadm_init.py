@@ -28,12 +28,15 @@ description:
     C(kubeadm reset -f), removes what reset left in O(etcd_data_dir) and initialises
     again; B(not initialised): C(kubeadm init) runs."
   - Before it initialises (or, with O(recover=true), resets) a host whose own API server
-    does not answer, the module asks the control-plane endpoint for C(/version). When a
+    does not answer (and did not prove an unfinished init of its own), the module asks the control-plane endpoint for C(/version). When a
     Kubernetes API server answers there, another control plane already runs the cluster
     behind that endpoint (this host was reset or replaced, or another host is the one
     to init), and C(kubeadm init) here would make a second cluster behind the same VIP;
-    the module fails instead, in check mode as well, and says to join this host. See
-    O(check_endpoint).
+    the module fails instead, in check mode as well, and says to join this host; with
+    O(endpoint_in_use=report) it returns RV(state=endpoint_in_use) without changing
+    anything, for a role that then joins the host. The endpoint is asked before a
+    half-initialised host fails or is recovered, so what such a host has left is not
+    reset when another control plane runs the cluster. See O(check_endpoint).
   - A reset keeps the static pod manifests that kubeadm did not write, such as the
     apiserver load balancer's haproxy and keepalived; they are put back after it.
   - On an initialised cluster the module compares the ClusterConfiguration in O(config)
@@ -131,6 +134,18 @@ options:
         VIP that no host holds yet costs this much once, on the first initialisation.
     type: int
     default: 5
+  endpoint_in_use:
+    description:
+      - What to do when O(check_endpoint) finds a Kubernetes API server answering at the
+        control-plane endpoint while this host runs none.
+      - C(fail) stops with a message that says to join this host instead.
+      - C(report) succeeds with C(changed=false) and RV(state=endpoint_in_use), and
+        initialises nothing; the caller joins the host to the cluster that answers (the
+        hakube.cluster.control_plane role does so when a control plane of that cluster
+        is in the play).
+    type: str
+    choices: [fail, report]
+    default: fail
 extends_documentation_fragment:
   - hakube.cluster.kubeadm
 seealso:
@@ -166,6 +181,17 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "Cannot change in place: {{ init_check.drift_not_applicable_in_place }}"
   when: init_check.drift_not_applicable_in_place | length > 0
+
+- name: Initialise unless another control plane already runs the cluster at the endpoint
+  hakube.cluster.kubeadm_init:
+    config: /etc/kubernetes/kubeadm-init.yaml
+    endpoint_in_use: report
+  register: init
+
+- name: This host was reset or replaced; join it to the running cluster instead
+  ansible.builtin.debug:
+    msg: "{{ init.endpoint_answered }} answers at {{ init.api_server_endpoint }}"
+  when: init.state == 'endpoint_in_use'
 '''
 
 RETURN = r'''
@@ -173,7 +199,9 @@ state:
   description:
     - C(initialized) when kubeadm init ran, C(recovered) when a half-initialised host was
       reset and initialised, C(already_initialized) when the cluster was up,
-      C(would_initialize) in check mode when init (or a reset and init) would run.
+      C(would_initialize) in check mode when init (or a reset and init) would run,
+      C(endpoint_in_use) with O(endpoint_in_use=report) when another control plane's API
+      server answers at the endpoint and nothing was done.
   returned: always
   type: str
   sample: initialized
@@ -220,7 +248,7 @@ endpoint_answered:
   description:
     - The version of the Kubernetes API server that already answered at the control-plane
       endpoint, when that stopped the init (O(check_endpoint)).
-  returned: when the module failed for that reason
+  returned: when the module failed for that reason, or returned RV(state=endpoint_in_use)
   type: str
   sample: v1.36.3
 stdout:
@@ -310,6 +338,7 @@ def main():
             api_server_wait=dict(type='int', default=60),
             check_endpoint=dict(type='bool', default=True),
             endpoint_timeout=dict(type='int', default=5),
+            endpoint_in_use=dict(type='str', choices=['fail', 'report'], default='fail'),
         ),
         supports_check_mode=True,
     )
@@ -378,6 +407,26 @@ def main():
     half = bool(stale)
     if half:
         result['stale_state_found'] = stale
+
+    # This host's API server does not answer: if one answers at the endpoint anyway, it
+    # is another control plane's, and the cluster is already there. Asked before a
+    # half-initialised host fails or is reset: its leftovers are then a join's to clean.
+    # Not when this host's admin.conf got Forbidden/NotFound: that answer came from this
+    # host's own unfinished cluster (another cluster's CA would fail the TLS handshake).
+    if p['check_endpoint'] and endpoint and not unfinished:
+        other = kubernetes_api_at(endpoint, p['endpoint_timeout'])
+        if other and p['endpoint_in_use'] == 'report':
+            finish('endpoint_in_use', endpoint_answered=other)
+        if other:
+            module.fail_json(
+                msg='this host runs no cluster, but a Kubernetes API server (%s) already answers at '
+                    'the control-plane endpoint %s: kubeadm init here would make a second cluster '
+                    'behind the same endpoint. Join this host to that cluster instead (hakube: run '
+                    'site.yml with a control plane of that cluster in the play; it joins this host), '
+                    'or reset that cluster first. Nothing was changed.' % (other, endpoint),
+                endpoint_answered=other, **result)
+
+    if half:
         if unfinished:
             reason = 'the API server answers, but kubeadm init did not finish (%s)' % unfinished
         elif host['admin_conf']:
@@ -390,20 +439,6 @@ def main():
                     'reset it with kubeadm reset -f and initialise again (this wipes the etcd data), '
                     'or clean up by hand.' % (reason, ', '.join(stale)),
                 **result)
-
-    # This host's API server does not answer: if one answers at the endpoint anyway, it
-    # is another control plane's, and the cluster is already there.
-    if p['check_endpoint'] and endpoint:
-        other = kubernetes_api_at(endpoint, p['endpoint_timeout'])
-        if other:
-            module.fail_json(
-                msg='this host runs no cluster, but a Kubernetes API server (%s) already answers at '
-                    'the control-plane endpoint %s: kubeadm init here would make a second cluster '
-                    'behind the same endpoint. Join this host to that cluster instead (hakube: set '
-                    'control_plane_init_host to one of its control planes, e.g. -e '
-                    'control_plane_init_host=<host>), or reset that cluster first. Nothing was '
-                    'changed.' % (other, endpoint),
-                endpoint_answered=other, **result)
 
     result['changed'] = True
     if module.check_mode:

@@ -220,6 +220,52 @@ def check_repair_and_failure(lab, run):
     assert TOKEN not in out
 
 
+def reset_init_host(lab):
+    """reset.yml took the init host out: its Node and etcd member are gone, its files too."""
+    state = lab.state()
+    state["nodes"].remove(CPS[0])
+    state["members"] = [m for m in state["members"] if m["name"] != CPS[0]]
+    lab.write_state(state)
+
+
+def check_refused_without_a_member(run):
+    """--limit to the reset init host: the cluster answers at the endpoint, but no control
+    plane of the play belongs to it. Nothing may be initialised or joined."""
+    out, recap, calls = run
+    assert recap[CPS[0]]["failed"] == 1, out
+    assert "none of the control planes in this play (%s) is joined to it" % CPS[0] in out
+    assert "second cluster" in out
+    assert calls_of(calls, "kubeadm_join", check_mode=False) == []
+    assert calls_of(calls, "kubeadm_token") == []
+    assert calls_of(calls, "kubeadm_etcd_member") == []
+
+
+def check_init_host_joins_again(lab, run):
+    """Without any -e: the first joined control plane stands in for the init host, and
+    the init host joins like any other control plane."""
+    out, recap, calls = run
+    assert all(r["failed"] == 0 for r in recap.values()), out
+    assert "%s holds no cluster, but %s runs the cluster" % (CPS[0], CPS[1]) in out
+    inits = calls_of(calls, "kubeadm_init")
+    assert [c["params"]["endpoint_in_use"] for c in inits] == ["report"]
+    joins = calls_of(calls, "kubeadm_join", check_mode=False)
+    assert [(j["params"]["node_name"], j["params"]["control_plane"]) for j in joins] == [(CPS[0], True)]
+    assert joins[0]["params"]["certificate_key_given"] is True
+    assert [t["params"]["certificate_key"] for t in calls_of(calls, "kubeadm_token")] == [True]
+    assert [r["params"]["name"] for r in calls_of(calls, "kubeadm_etcd_member", check_mode=False)] == [CPS[0]]
+    # tokens, etcd and kubectl went through the stand-in, not the host that had no cluster
+    for task in ("Create a join token and upload the certificates", "Remove a stale etcd member",
+                 "Wait until the API server answers through the control-plane endpoint"):
+        section = out.split(task, 1)[1].split("TASK [", 1)[0]
+        assert "-> %s(" % CPS[1] in section and "-> %s(" % CPS[0] not in section, section
+    state = lab.state()
+    assert sorted(state["nodes"]) == sorted(CPS + WORKERS)
+    assert sorted(m["name"] for m in state["members"]) == sorted(CPS)
+    assert TOKEN not in out and CERT_KEY not in out
+    assert recap[CPS[0]]["changed"] > 0
+    assert all(recap[h]["changed"] == 0 for h in CPS[1:] + WORKERS), out
+
+
 def test_role_flow(tmp_path):
     """One lab, one story (a single test so that pytest -n keeps its steps together)."""
     lab = Lab(tmp_path)
@@ -235,3 +281,12 @@ def test_role_flow(tmp_path):
     out, recap = lab.run()[:2]
     assert WORKERS[1] in lab.state()["nodes"]
     assert recap[WORKERS[1]]["changed"] > 0 and recap[CPS[2]]["changed"] == 0, out
+
+    reset_init_host(lab)
+    check_fresh_run = lab.run("--check")
+    assert all(r["failed"] == 0 for r in check_fresh_run[1].values()), check_fresh_run[0]
+    assert calls_of(check_fresh_run[2], "kubeadm_join", check_mode=False) == []
+    assert CPS[0] not in lab.state()["nodes"]
+    check_refused_without_a_member(lab.run("--limit", CPS[0], expect_rc=2))
+    check_init_host_joins_again(lab, lab.run())
+    check_converged(lab.run())

@@ -473,7 +473,7 @@ def test_an_api_server_at_the_endpoint_stops_the_init(host, endpoint, found, che
     assert result['changed'] is False
     assert result['endpoint_answered'] == found
     assert 'second cluster' in result['msg'] and address in result['msg']
-    assert 'control_plane_init_host' in result['msg']
+    assert 'Join this host' in result['msg']
     assert requests == ['/version']
     assert host.kubeadm_calls() == []
     assert not os.path.exists(os.path.join(host.kdir, 'admin.conf'))
@@ -498,3 +498,59 @@ def test_the_endpoint_is_not_asked_when_this_host_runs_the_cluster(host, endpoin
     again = host.run('kubeadm_init', dict(config=config, kubernetes_dir=host.kdir, etcd_data_dir=host.etcd))
     assert again['state'] == 'already_initialized'
     assert requests == []
+
+
+@pytest.mark.parametrize('endpoint', ['version'], indirect=True)
+@pytest.mark.parametrize('check', [True, False], ids=['check_mode', 'apply'])
+def test_endpoint_in_use_report_initialises_nothing(host, endpoint, check):
+    """endpoint_in_use=report: the role is told that another control plane runs the
+    cluster, and joins this host; nothing is run or written here."""
+    address, requests = endpoint
+    result = host.run('kubeadm_init', dict(config=_config_at(host, address), kubernetes_dir=host.kdir,
+                                           etcd_data_dir=host.etcd, endpoint_in_use='report'), check=check)
+    assert result.get('failed') is not True, result
+    assert result['changed'] is False
+    assert result['state'] == 'endpoint_in_use'
+    assert result['endpoint_answered'] == 'v1.36.3'
+    assert result['api_server_endpoint'] == address
+    assert requests == ['/version']
+    assert host.kubeadm_calls() == []
+    assert not os.path.exists(os.path.join(host.kdir, 'admin.conf'))
+
+
+@pytest.mark.parametrize('endpoint', ['version'], indirect=True)
+@pytest.mark.parametrize('mode', ['fail', 'report'])
+def test_leftovers_are_not_reset_when_the_endpoint_answers(host, endpoint, mode):
+    """A host with what a killed join left (kubelet.conf, an etcd manifest) and the
+    cluster running elsewhere: neither the half-initialised failure nor, with recover,
+    a reset and a second cluster; the endpoint is asked first."""
+    address = endpoint[0]
+    stale = host.touch('kubelet.conf')
+    host.touch('manifests', 'etcd.yaml')
+    result = host.run('kubeadm_init', dict(config=_config_at(host, address), kubernetes_dir=host.kdir,
+                                           etcd_data_dir=host.etcd, recover=True, endpoint_in_use=mode))
+    assert host.kubeadm_calls() == []
+    assert os.path.exists(stale)
+    assert stale in result['stale_state_found']
+    if mode == 'report':
+        assert result.get('failed') is not True, result
+        assert result['state'] == 'endpoint_in_use'
+    else:
+        assert result['failed'] is True
+        assert 'second cluster' in result['msg'] and 'half-initialised' not in result['msg']
+
+
+@pytest.mark.parametrize('endpoint', ['version'], indirect=True)
+def test_an_unfinished_init_of_this_host_is_not_taken_for_another_cluster(host, endpoint):
+    """admin.conf refused (Forbidden): the API server that answers is this host's own,
+    half-made cluster. The endpoint is not asked; recover resets and initialises."""
+    address, requests = endpoint
+    config = _config_at(host, address)
+    failed = host.run('kubeadm_init', args(host, config), env={'FAKE_KUBEADM_FAIL': 'init:bootstrap-admin'})
+    assert failed['failed'] is True
+    recovered = host.run('kubeadm_init', dict(config=config, kubernetes_dir=host.kdir, etcd_data_dir=host.etcd,
+                                              recover=True, endpoint_in_use='report'))
+    assert recovered.get('failed') is not True, recovered
+    assert recovered['state'] == 'recovered'
+    assert requests == []
+    assert host.kubeadm_commands() == ['init', 'reset', 'init']
