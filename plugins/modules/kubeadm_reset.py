@@ -17,8 +17,15 @@ description:
     (C(admin.conf), C(kubelet.conf), C(pki/ca.crt), static pod manifests, etcd data), then
     removes O(cleanup_paths), which kubeadm reset leaves alone on purpose (CNI configuration,
     the admin kubeconfig copied to a home directory).
-  - A host with none of that, no O(cleanup_paths) to remove and none of
-    O(release_addresses) on an interface, is left alone (C(changed=false)).
+  - A host with none of that, no O(cleanup_paths) to remove, none of
+    O(release_addresses) on an interface and none of the netfilter state below is left
+    alone (C(changed=false)).
+  - kubeadm reset leaves kube-proxy's and the CNI plugins' netfilter rules in place (its
+    own output says to clean them by hand). With O(remove_iptables_chains) the module
+    removes the iptables chains whose names start with the given prefixes (IPv4 and, with
+    C(ip6tables), IPv6), and every rule that jumps to them, through one
+    C(iptables-restore --noflush) batch per table, so every other rule stays; with
+    O(remove_nftables_tables) it deletes those nftables tables (C(nft delete table)).
   - O(release_addresses) (the apiserver VIP) are removed from the host's interfaces after
     the reset. keepalived in a static pod cannot do that itself, because the reset stops every
     pod sandbox, and the CRI forcibly terminates the containers of a stopped sandbox
@@ -71,6 +78,27 @@ options:
     type: list
     elements: str
     default: []
+  remove_iptables_chains:
+    description:
+      - Prefixes of iptables chain names to remove after the reset, with the rules in
+        other chains that jump (or go) to them, in every table of C(iptables-save) and
+        C(ip6tables-save); for example C(KUBE-) (kube-proxy in iptables or ipvs mode),
+        C(cali-) (Calico), C(CNI-) (the portmap and firewall plugins). Built-in chains
+        are never removed.
+      - Uses C(iptables-save) and C(iptables-restore) (and the C(ip6tables) ones); a host
+        without them is not looked at, with a warning when it was reset.
+    type: list
+    elements: str
+    default: []
+  remove_nftables_tables:
+    description:
+      - nftables tables to delete after the reset, as C(family name), for example
+        C(ip kube-proxy) and C(ip6 kube-proxy) (kube-proxy in nftables mode). A table
+        the host does not have is nothing to do; without C(nft) on the host there is
+        none.
+    type: list
+    elements: str
+    default: []
   timeout:
     description:
       - Seconds that kubeadm reset may take.
@@ -101,6 +129,11 @@ EXAMPLES = r'''
       - /etc/cni/net.d
       - /var/lib/calico
       - ~/.kube/config
+
+- name: Reset, and remove kube-proxy's and Calico's netfilter rules
+  hakube.cluster.kubeadm_reset:
+    remove_iptables_chains: [KUBE-, cali-, CNI-]
+    remove_nftables_tables: [ip kube-proxy, ip6 kube-proxy]
 '''
 
 RETURN = r'''
@@ -124,6 +157,19 @@ released_addresses:
   type: list
   elements: dict
   sample: [{address: 192.168.1.100, prefix: 32, interface: eth0}]
+removed_iptables_chains:
+  description:
+    - The chains that were (in check mode would be) removed, per command and table.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{command: iptables, table: nat, chains: [KUBE-SERVICES, KUBE-POSTROUTING]}]
+removed_nftables_tables:
+  description: The nftables tables that were (in check mode would be) deleted.
+  returned: always
+  type: list
+  elements: str
+  sample: [ip kube-proxy]
 stdout:
   description: Output of kubeadm reset.
   returned: when kubeadm reset ran
@@ -137,6 +183,9 @@ import shutil
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
     KUBEADM_COMMON_ARGS, detect_state, fail_command, find_tool, redact, run,
+)
+from ansible_collections.hakube.cluster.plugins.module_utils.netfilter import (
+    chain_removal, parse_iptables_save, parse_nft_tables,
 )
 
 
@@ -182,6 +231,42 @@ def held_addresses(module, ip_bin, wanted):
     return held
 
 
+def iptables_plan(module, prefixes, warn=False):
+    """[(command, restore binary, table, chains, batch)] for iptables and ip6tables."""
+    plan = []
+    if not prefixes:
+        return plan
+    for command in ('iptables', 'ip6tables'):
+        save = module.get_bin_path(command + '-save')
+        restore = module.get_bin_path(command + '-restore')
+        if not save or not restore:
+            if command == 'iptables' and warn:
+                module.warn('iptables-save/iptables-restore not found: iptables rules that kube-proxy '
+                            'or a CNI plugin made (chains %s) were not looked for' % ', '.join(prefixes))
+            continue
+        rc, out, err = module.run_command([save])
+        if rc != 0:
+            if command == 'ip6tables':
+                continue  # no IPv6 netfilter in this kernel
+            module.fail_json(msg='%s failed (rc=%d): %s' % (save, rc, (err or out).strip()))
+        for table, (chains, batch) in sorted(chain_removal(parse_iptables_save(out), prefixes).items()):
+            plan.append((command, restore, table, chains, batch))
+    return plan
+
+
+def nft_plan(module, wanted):
+    if not wanted:
+        return None, []
+    nft = module.get_bin_path('nft')
+    if not nft:
+        return None, []
+    rc, out, err = module.run_command([nft, 'list', 'tables'])
+    if rc != 0:
+        module.fail_json(msg='nft list tables failed (rc=%d): %s' % (rc, (err or out).strip()))
+    present = parse_nft_tables(out)
+    return nft, [t for t in (' '.join(w.split()) for w in wanted) if t in present]
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -190,6 +275,8 @@ def main():
             cleanup_paths=dict(type='list', elements='path', default=['/etc/cni/net.d', '~/.kube/config']),
             etcd_data_dir=dict(type='path', default='/var/lib/etcd'),
             release_addresses=dict(type='list', elements='str', default=[]),
+            remove_iptables_chains=dict(type='list', elements='str', default=[]),
+            remove_nftables_tables=dict(type='list', elements='str', default=[]),
             timeout=dict(type='int', default=300),
         ),
         supports_check_mode=True,
@@ -209,8 +296,12 @@ def main():
     # Before the reset the address may still be keepalived's to hold; what check mode
     # reports is what a reset would leave behind.
     held = held_addresses(module, ip_bin, wanted) if wanted else []
-    result = dict(changed=False, found=host['found'], removed_paths=to_clean, released_addresses=held)
-    if not host['found'] and not to_clean and not held:
+    chains = iptables_plan(module, p['remove_iptables_chains'])
+    nft, tables = nft_plan(module, p['remove_nftables_tables'])
+    result = dict(changed=False, found=host['found'], removed_paths=to_clean, released_addresses=held,
+                  removed_iptables_chains=[dict(command=c[0], table=c[2], chains=c[3]) for c in chains],
+                  removed_nftables_tables=tables)
+    if not host['found'] and not to_clean and not held and not chains and not tables:
         module.exit_json(**result)
 
     result['changed'] = True
@@ -242,6 +333,21 @@ def main():
         if rc != 0:
             module.fail_json(msg='kubeadm reset ran, but %s could not be removed from %s: %s'
                              % (spec, entry['interface'], (err or out).strip()), **result)
+    if host['found']:
+        # Read again: the reset stopped kube-proxy, which may have changed its rules since.
+        chains = iptables_plan(module, p['remove_iptables_chains'], warn=True)
+        nft, tables = nft_plan(module, p['remove_nftables_tables'])
+        result['removed_iptables_chains'] = [dict(command=c[0], table=c[2], chains=c[3]) for c in chains]
+        result['removed_nftables_tables'] = tables
+    for command, restore, table, doomed, batch in chains:
+        rc, out, err = module.run_command([restore, '--noflush'], data='\n'.join(batch) + '\n')
+        if rc != 0:
+            module.fail_json(msg='%s --noflush could not remove the chains %s of table %s: %s'
+                             % (restore, ', '.join(doomed), table, (err or out).strip()), **result)
+    for table in tables:
+        rc, out, err = module.run_command([nft, 'delete', 'table'] + table.split())
+        if rc != 0:
+            module.fail_json(msg='nft delete table %s failed: %s' % (table, (err or out).strip()), **result)
     module.exit_json(**result)
 
 

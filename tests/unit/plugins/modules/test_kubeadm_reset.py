@@ -186,3 +186,119 @@ def test_release_addresses_refuses_a_prefix(host, cni):
     assert result.get('failed') is True
     assert 'release_addresses' in result['msg'] and 'without a prefix' in result['msg']
     assert host.kubeadm_calls() == []
+
+
+# remove_iptables_chains / remove_nftables_tables run the real iptables (nf_tables
+# backend here, as on Debian 12) and nft in a network namespace of their own, loaded with
+# what kube-proxy (iptables mode), the portmap plugin and kube-proxy's nftables mode make,
+# next to rules of other programs that must stay.
+KUBE_RULES = """\
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-SVC-ERIFXISQEP7F7OF4 - [0:0]
+:CNI-HOSTPORT-DNAT - [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A KUBE-SERVICES -d 10.33.128.10/32 -p udp -m udp --dport 53 -j KUBE-SVC-ERIFXISQEP7F7OF4
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A DOCKER -i docker0 -j RETURN
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:KUBE-FORWARD - [0:0]
+:KEEP-ME - [0:0]
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A FORWARD -j KEEP-ME
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KEEP-ME -p tcp --dport 22 -j ACCEPT
+COMMIT
+"""
+
+
+def iptables_save(netns, command='iptables'):
+    out = subprocess.run(['ip', 'netns', 'exec', netns, command + '-save'], check=True,
+                         capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line and not line.startswith('#')]
+
+
+@pytest.fixture
+def kube_rules(netns):
+    if not shutil.which('iptables-restore'):
+        pytest.skip('needs iptables')
+    subprocess.run(['ip', 'netns', 'exec', netns, 'iptables-restore'], input=KUBE_RULES, text=True, check=True)
+    subprocess.run(['ip', 'netns', 'exec', netns, 'ip6tables-restore'], text=True, check=True,
+                   input='*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n'
+                         '-A INPUT -j KUBE-FIREWALL\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n')
+    return netns
+
+
+def test_remove_iptables_chains_takes_only_kubernetes_rules(host, cni, kube_rules):
+    host.touch('kubelet.conf')
+    wrap = ['ip', 'netns', 'exec', kube_rules]
+    opts = dict(remove_iptables_chains=['KUBE-', 'CNI-', 'cali-'])
+    before = iptables_save(kube_rules)
+    checked = host.run('kubeadm_reset', args(host, cni, **opts), check=True, wrap=wrap)
+    assert checked['changed'] is True
+    assert checked['removed_iptables_chains'] == [
+        dict(command='iptables', table='filter', chains=['KUBE-FORWARD']),
+        dict(command='iptables', table='nat',
+             chains=['CNI-HOSTPORT-DNAT', 'KUBE-POSTROUTING', 'KUBE-SERVICES', 'KUBE-SVC-ERIFXISQEP7F7OF4']),
+        dict(command='ip6tables', table='filter', chains=['KUBE-FIREWALL']),
+    ]
+    assert iptables_save(kube_rules) == before, 'check mode changes nothing'
+
+    result = host.run('kubeadm_reset', args(host, cni, **opts), wrap=wrap)
+    assert result.get('failed') is not True, result
+    assert result['changed'] is True
+    assert host.kubeadm_commands() == ['reset']
+    after = iptables_save(kube_rules)
+    assert not [line for line in after if 'KUBE-' in line or 'CNI-' in line], after
+    # everything else, in order, as it was
+    assert after == [line for line in before if 'KUBE-' not in line and 'CNI-' not in line]
+    assert '-A KEEP-ME -p tcp -m tcp --dport 22 -j ACCEPT' in after
+    assert '-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE' in after
+    assert iptables_save(kube_rules, 'ip6tables')[-2:] == ['-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT', 'COMMIT']
+
+    again = host.run('kubeadm_reset', args(host, cni, **opts), wrap=wrap)
+    assert again['changed'] is False
+    assert again['removed_iptables_chains'] == []
+
+
+def test_leftover_rules_alone_are_a_change_on_a_reset_host(host, cni, kube_rules):
+    """A host reset by hand (kubeadm's own advice left undone): only the rules go."""
+    result = host.run('kubeadm_reset', args(host, cni, remove_iptables_chains=['KUBE-']),
+                      wrap=['ip', 'netns', 'exec', kube_rules])
+    assert result['changed'] is True
+    assert host.kubeadm_calls() == []
+    assert [c['table'] for c in result['removed_iptables_chains'] if c['command'] == 'iptables'] == ['filter', 'nat']
+    assert 'CNI-HOSTPORT-DNAT' in ' '.join(iptables_save(kube_rules)), 'not asked for, so kept'
+
+
+def test_remove_nftables_tables(host, cni, netns):
+    if not shutil.which('nft'):
+        pytest.skip('needs nft')
+    wrap = ['ip', 'netns', 'exec', netns]
+    for family in ('ip', 'ip6'):
+        subprocess.run(wrap + ['nft', 'add', 'table', family, 'kube-proxy'], check=True)
+    subprocess.run(wrap + ['nft', 'add', 'table', 'inet', 'filter'], check=True)
+    opts = dict(remove_nftables_tables=['ip kube-proxy', 'ip6  kube-proxy', 'inet cali-absent'])
+    checked = host.run('kubeadm_reset', args(host, cni, **opts), check=True, wrap=wrap)
+    assert checked['changed'] is True and checked['removed_nftables_tables'] == ['ip kube-proxy', 'ip6 kube-proxy']
+    result = host.run('kubeadm_reset', args(host, cni, **opts), wrap=wrap)
+    assert result['changed'] is True
+    tables = subprocess.run(wrap + ['nft', 'list', 'tables'], check=True, capture_output=True, text=True).stdout
+    assert tables.split('\n')[:1] == ['table inet filter'] and 'kube-proxy' not in tables
+    again = host.run('kubeadm_reset', args(host, cni, **opts), wrap=wrap)
+    assert again['changed'] is False and again['removed_nftables_tables'] == []
