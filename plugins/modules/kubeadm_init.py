@@ -28,8 +28,8 @@ description:
     C(kubeadm reset -f), removes what reset left in O(etcd_data_dir) and initialises
     again; B(not initialised): C(kubeadm init) runs."
   - Before it initialises (or, with O(recover=true), resets) a host whose own API server
-    does not answer (and did not prove an unfinished init of its own), the module asks the control-plane endpoint for C(/version). When a
-    Kubernetes API server answers there, another control plane already runs the cluster
+    does not answer (and did not prove an unfinished init of its own), the module asks
+    the control-plane endpoint for C(/version). When a Kubernetes API server answers there, another control plane already runs the cluster
     behind that endpoint (this host was reset or replaced, or another host is the one
     to init), and C(kubeadm init) here would make a second cluster behind the same VIP;
     the module fails instead, in check mode as well, and says to join this host; with

@@ -232,7 +232,8 @@ def held_addresses(module, ip_bin, wanted):
 
 
 def iptables_plan(module, prefixes, warn=False):
-    """[(command, restore binary, table, chains, batch)] for iptables and ip6tables."""
+    """[{command, restore, table, chains, batch}] for iptables and ip6tables: the restore
+    binary and the --noflush batch that removes ``chains`` from ``table``."""
     plan = []
     if not prefixes:
         return plan
@@ -250,8 +251,13 @@ def iptables_plan(module, prefixes, warn=False):
                 continue  # no IPv6 netfilter in this kernel
             module.fail_json(msg='%s failed (rc=%d): %s' % (save, rc, (err or out).strip()))
         for table, (chains, batch) in sorted(chain_removal(parse_iptables_save(out), prefixes).items()):
-            plan.append((command, restore, table, chains, batch))
+            plan.append(dict(command=command, restore=restore, table=table, chains=chains, batch=batch))
     return plan
+
+
+def reported(plan):
+    """What RV(removed_iptables_chains) shows of an iptables_plan."""
+    return [dict(command=c['command'], table=c['table'], chains=c['chains']) for c in plan]
 
 
 def nft_plan(module, wanted):
@@ -299,8 +305,7 @@ def main():
     chains = iptables_plan(module, p['remove_iptables_chains'])
     nft, tables = nft_plan(module, p['remove_nftables_tables'])
     result = dict(changed=False, found=host['found'], removed_paths=to_clean, released_addresses=held,
-                  removed_iptables_chains=[dict(command=c[0], table=c[2], chains=c[3]) for c in chains],
-                  removed_nftables_tables=tables)
+                  removed_iptables_chains=reported(chains), removed_nftables_tables=tables)
     if not host['found'] and not to_clean and not held and not chains and not tables:
         module.exit_json(**result)
 
@@ -322,28 +327,29 @@ def main():
             remove(path)
         except (IOError, OSError) as exc:
             module.fail_json(msg='kubeadm reset ran, but %s could not be removed: %s' % (path, exc), **result)
-    if wanted and host['found']:
+    if host['found']:
         # Read again after the reset: it killed keepalived, and what it held is still
-        # there; an address that went away meanwhile is not reported. Without a reset
-        # the first reading is still the host's state.
-        result['released_addresses'] = held = held_addresses(module, ip_bin, wanted)
+        # there; an address that went away meanwhile is not reported. It stopped
+        # kube-proxy too, which may have changed its rules since. Without a reset the
+        # first readings are still the host's state.
+        if wanted:
+            result['released_addresses'] = held = held_addresses(module, ip_bin, wanted)
+        chains = iptables_plan(module, p['remove_iptables_chains'], warn=True)
+        nft, tables = nft_plan(module, p['remove_nftables_tables'])
+        result['removed_iptables_chains'] = reported(chains)
+        result['removed_nftables_tables'] = tables
     for entry in held:
         spec = '%s/%d' % (entry['address'], entry['prefix'])
         rc, out, err = module.run_command([ip_bin, 'addr', 'del', spec, 'dev', entry['interface']])
         if rc != 0:
             module.fail_json(msg='kubeadm reset ran, but %s could not be removed from %s: %s'
                              % (spec, entry['interface'], (err or out).strip()), **result)
-    if host['found']:
-        # Read again: the reset stopped kube-proxy, which may have changed its rules since.
-        chains = iptables_plan(module, p['remove_iptables_chains'], warn=True)
-        nft, tables = nft_plan(module, p['remove_nftables_tables'])
-        result['removed_iptables_chains'] = [dict(command=c[0], table=c[2], chains=c[3]) for c in chains]
-        result['removed_nftables_tables'] = tables
-    for command, restore, table, doomed, batch in chains:
-        rc, out, err = module.run_command([restore, '--noflush'], data='\n'.join(batch) + '\n')
+    for entry in chains:
+        rc, out, err = module.run_command([entry['restore'], '--noflush'], data='\n'.join(entry['batch']) + '\n')
         if rc != 0:
             module.fail_json(msg='%s --noflush could not remove the chains %s of table %s: %s'
-                             % (restore, ', '.join(doomed), table, (err or out).strip()), **result)
+                             % (entry['restore'], ', '.join(entry['chains']), entry['table'], (err or out).strip()),
+                             **result)
     for table in tables:
         rc, out, err = module.run_command([nft, 'delete', 'table'] + table.split())
         if rc != 0:
