@@ -3,14 +3,18 @@
 
 For each host count (default 1 3 6) start that many hakube/node:bookworm systemd
 containers (the molecule/default settings), converge them with the collection's
-playbooks (kube_packages from a fake offline bundle, crictl from the build cache when
-present), run the same playbooks again, and destroy them. Results are appended to
+playbooks, run the same playbooks again, and destroy them. kube_packages installs from
+an offline bundle: by default the one tests/bundle/build-from-source built here (real
+kubeadm, kubelet, kubectl and crictl, and the image archives it imports into
+containerd, the air-gapped path as users run it) when it is there, else a fake one
+(three shell stand-ins from molecule/default, no images, crictl from the molecule build
+cache when present); `--bundle fake|built|DIR` chooses. Results are appended to
 bench/converge.md with the machine (nproc, memory, kernel), the date, the load average
 during each run and the CPU seconds it used (the controller with its docker CLI
 children, and the containers' cgroups), which depend much less on what else runs on the
 machine than wall time does. Per-task times come from ansible.posix.profile_tasks.
 
-    .venv/bin/python bench/converge.py [--connection PLUGIN] [counts...]
+    .venv/bin/python bench/converge.py [--connection PLUGIN] [--bundle fake|built|DIR] [counts...]
 
 The connection defaults to community.docker.docker (the docker CLI): with pipelining
 (ansible.cfg [connection]) it measured 0.17 s per no-op module run here against 0.24 s
@@ -34,6 +38,7 @@ VENV_BIN = os.path.join(TOP, ".venv", "bin")
 IMAGE = os.environ.get("HAKUBE_BENCH_IMAGE", "hakube/node:bookworm")
 VERSION = "1.36.3"
 CRICTL = "/var/cache/hakube/crictl/v1.34.0/crictl"
+BUILT = f"/var/cache/hakube/bundle/{VERSION}"
 
 
 def capabilities():
@@ -73,10 +78,22 @@ def bundle(root):
         os.chmod(path, 0o755)
 
 
+def describe(bundle_dir):
+    """What the bench installs kube_packages from, for the results' header."""
+    images = sorted(f for f in os.listdir(os.path.join(bundle_dir, "images")) if f.endswith(".tar"))
+    if not images:
+        return "a fake bundle (three shell stand-ins for kubeadm, kubelet and kubectl, no images)"
+    size = sum(os.path.getsize(os.path.join(bundle_dir, d, f)) for d in ("bin", "images")
+               for f in os.listdir(os.path.join(bundle_dir, d)))
+    return (f"the bundle built here ({bundle_dir}: {len(os.listdir(os.path.join(bundle_dir, 'bin')))} binaries "
+            f"and {len(images)} image archives, {size / 2**20:.0f} MiB, imported into containerd)")
+
+
 def inventory(path, names, bundle_dir, connection):
     cps = names[: 3 if len(names) >= 3 else 1]
     workers = names[len(cps):]
-    crictl = f"container_runtime_crictl_source: file\n    container_runtime_crictl_file: {CRICTL}" if os.path.exists(CRICTL) \
+    crictl_file = next((f for f in (os.path.join(bundle_dir, "bin", "crictl"), CRICTL) if os.path.exists(f)), None)
+    crictl = f"container_runtime_crictl_source: file\n    container_runtime_crictl_file: {crictl_file}" if crictl_file \
         else "container_runtime_crictl_source: none"
     lines = ["all:", "  vars:", f"    ansible_connection: {connection}",
              f"    hakube_kubernetes_version: \"{VERSION}\"", "    hakube_image_repository: registry.k8s.io",
@@ -184,18 +201,27 @@ def machine():
     return f"nproc {os.cpu_count()}, memory {int(mem.split()[1]) // 1024} MiB, kernel {platform.release()}"
 
 
-def main(counts, connection):
+def main(counts, connection, bundle_arg):
     subprocess.run([os.path.join(TOP, "scripts", "docker-engine")], check=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="hakube-bench-") as tmp:
-        bundle(os.path.join(tmp, "bundle"))
+        if bundle_arg == "auto":
+            bundle_arg = "built" if os.path.exists(os.path.join(BUILT, "BUNDLE.json")) else "fake"
+        if bundle_arg == "fake":
+            bundle_dir = os.path.join(tmp, "bundle")
+            bundle(bundle_dir)
+        else:
+            bundle_dir = BUILT if bundle_arg == "built" else os.path.abspath(bundle_arg)
+            if not os.path.exists(os.path.join(bundle_dir, "BUNDLE.json")):
+                sys.exit(f"--bundle {bundle_arg}: no BUNDLE.json in {bundle_dir} (tests/bundle/build-from-source makes one)")
+        source = describe(bundle_dir)
         for count in counts:
             names = [f"hakube-bench-{i}" for i in range(1, count + 1)]
             stop(names)
             start(names)
             try:
                 inv = os.path.join(tmp, f"hosts-{count}.yml")
-                inventory(inv, names, os.path.join(tmp, "bundle"), connection)
+                inventory(inv, names, bundle_dir, connection)
                 first = converge(inv, os.path.join(tmp, f"converge-{count}.log"), names)
                 rerun = converge(inv, os.path.join(tmp, f"rerun-{count}.log"), names)
                 ok = "ok" if first["rc"] == 0 and rerun["rc"] == 0 else f"FAILED (rc {first['rc']}/{rerun['rc']})"
@@ -209,6 +235,7 @@ def main(counts, connection):
                 stop(names)
     with open(os.path.join(TOP, "bench", "converge.md"), "a", encoding="utf-8") as md:
         md.write(f"\n## {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}\n\n")
+        md.write(f"kube_packages from {source}.\n\n")
         md.write(f"Connection {connection}; load average (1 min) min/mean/max sampled every 5 s during each run; "
                  "CPU s = controller (ansible and its docker CLI children) + containers' cgroups.\n\n")
         md.write("| hosts | converge (s) | idempotent rerun (s) | rerun / converge | load converge | load rerun "
@@ -235,7 +262,11 @@ def main(counts, connection):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    conn = "community.docker.docker"
-    if args[:1] == ["--connection"]:
-        conn, args = args[1], args[2:]
-    main([int(a) for a in args] or [1, 3, 6], conn)
+    conn, bundle_choice = "community.docker.docker", "auto"
+    while args[:1] in (["--connection"], ["--bundle"]):
+        if args[0] == "--connection":
+            conn = args[1]
+        else:
+            bundle_choice = args[1]
+        args = args[2:]
+    main([int(a) for a in args] or [1, 3, 6], conn, bundle_choice)
