@@ -80,7 +80,7 @@ def bundle(root):
 
 def describe(bundle_dir):
     """What the bench installs kube_packages from, for the results' header."""
-    images = sorted(f for f in os.listdir(os.path.join(bundle_dir, "images")) if f.endswith(".tar"))
+    images = [f for f in os.listdir(os.path.join(bundle_dir, "images")) if f.endswith(".tar")]
     if not images:
         return "a fake bundle (three shell stand-ins for kubeadm, kubelet and kubectl, no images)"
     size = sum(os.path.getsize(os.path.join(bundle_dir, d, f)) for d in ("bin", "images")
