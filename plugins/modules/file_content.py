@@ -117,21 +117,9 @@ content_changed:
   sample: false
 '''
 
-import hashlib
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
-
-
-def read_current(path):
-    """The file's bytes, or None when there is no file."""
-    try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
+from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.hakube.cluster.plugins.module_utils.files import FileProblem, ensure_file
 
 
 def main():
@@ -145,70 +133,16 @@ def main():
         supports_check_mode=True,
     )
     dest = module.params['dest']
-    validate = module.params['validate']
     wanted = to_bytes(module.params['content'], errors='surrogate_or_strict')
-    checksum = hashlib.sha1(wanted).hexdigest()  # nosec - a content fingerprint, as copy's
-    sha256 = hashlib.sha256(wanted).hexdigest()
-
-    if not os.path.isabs(dest):
-        module.fail_json(msg='dest must be an absolute path, not %s' % dest)
-    if os.path.isdir(dest):
-        module.fail_json(msg='dest %s is a directory; give the path of the file' % dest)
-    parent = os.path.dirname(dest)
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        module.fail_json(msg='%s is not a directory, so %s cannot be written' % (parent, dest))
-    if validate and '%s' not in validate:
-        module.fail_json(msg='validate must contain %%s, the path of the file to check: %s' % validate)
-
-    current = read_current(dest)
-    content_changed = current != wanted
-    diffs = []
-    if content_changed:
-        diffs.append({'before_header': dest, 'after_header': dest,
-                      'before': '' if current is None else to_native(current, errors='surrogate_then_replace'),
-                      'after': to_native(wanted, errors='surrogate_then_replace')})
-
-    if content_changed and not module.check_mode:
-        if not os.path.isdir(parent):
-            try:
-                os.makedirs(parent, 0o755)
-            except OSError as exc:
-                module.fail_json(msg='cannot create the directory %s for %s: %s' % (parent, dest, to_native(exc)))
-        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), dir=parent)
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(wanted)
-            if validate:
-                rc, out, err = module.run_command(validate % tmp)
-                if rc != 0:
-                    module.fail_json(msg='validate failed for %s (%s): %s' % (dest, validate, (err or out).strip()),
-                                     rc=rc, stdout=out, stderr=err)
-            # atomic_move keeps an old file's attributes and SELinux context; the file
-            # arguments below then set what the task asks for.
-            module.atomic_move(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-    file_args = module.load_file_common_arguments(module.params, path=dest)
-    if module.check_mode and current is None:
-        # No file yet to compare attributes with: a new file gets all those asked for.
-        attrs = dict((k, file_args[k]) for k in ('owner', 'group', 'mode') if file_args.get(k) is not None)
-        attrs_changed = bool(attrs)
-        attr_diff = {'before': {}, 'after': attrs}
-    else:
-        attr_diff = {}
-        attrs_changed = module.set_fs_attributes_if_different(file_args, False, diff=attr_diff)
-    if attrs_changed:
-        attr_diff = dict((side, dict((k, v) for k, v in attr_diff.get(side, {}).items() if k != 'path'))
-                         for side in ('before', 'after'))
-        attr_diff.update(before_header='%s (attributes)' % dest, after_header='%s (attributes)' % dest)
-        diffs.append(attr_diff)
-
-    result = dict(changed=content_changed or bool(attrs_changed), dest=dest, checksum=checksum,
-                  sha256=sha256, content_changed=content_changed)
-    if module._diff and diffs:
-        result['diff'] = diffs
+    try:
+        outcome = ensure_file(module, dest, wanted, module.load_file_common_arguments(module.params, path=dest),
+                              validate=module.params['validate'])
+    except FileProblem as exc:
+        module.fail_json(msg=str(exc), dest=dest)
+    result = dict(changed=outcome['changed'], dest=dest, checksum=outcome['checksum'],
+                  sha256=outcome['sha256'], content_changed=outcome['content_changed'])
+    if module._diff and outcome['diffs']:
+        result['diff'] = outcome['diffs']
     module.exit_json(**result)
 
 

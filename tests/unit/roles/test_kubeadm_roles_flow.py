@@ -49,9 +49,11 @@ class Lab:
             if name.startswith("kubeadm_"):
                 shutil.copy(os.path.join(FAKES, name), os.path.join(coll, "plugins", "modules", name))
         shutil.copy(os.path.join(FAKES, "_fake_state.py"), os.path.join(coll, "plugins", "module_utils"))
-        # The roles write their files with the real file_content module.
-        shutil.copy(os.path.join(TOP, "plugins", "modules", "file_content.py"),
-                    os.path.join(coll, "plugins", "modules", "file_content.py"))
+        # The roles write their files with the real file_content and file_set modules.
+        for name in ("file_content.py", "file_set.py"):
+            shutil.copy(os.path.join(TOP, "plugins", "modules", name), os.path.join(coll, "plugins", "modules", name))
+        shutil.copy(os.path.join(TOP, "plugins", "module_utils", "files.py"),
+                    os.path.join(coll, "plugins", "module_utils", "files.py"))
         self.bin = os.path.join(self.tmp, "bin")
         os.makedirs(self.bin)
         shutil.copy(os.path.join(FAKES, "kubectl"), os.path.join(self.bin, "kubectl"))
