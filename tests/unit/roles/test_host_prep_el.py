@@ -122,12 +122,43 @@ def test_sysctl_set_drops_nulls():
 
 
 @pytest.mark.parametrize("stdout, installed", [
-    # As systemctl show --property=Id,LoadState prints it (a Rocky 9 host with firewalld).
+    # As systemctl show --property=Id,LoadState,... prints it (a Rocky 9 host with firewalld).
     ("Id=firewalld.service\nLoadState=loaded\n\nId=ufw.service\nLoadState=not-found", ["firewalld.service"]),
     ("LoadState=not-found\nId=firewalld.service\n\nLoadState=loaded\nId=ufw.service\n", ["ufw.service"]),
     ("Id=firewalld.service\nLoadState=not-found\n\nId=ufw.service\nLoadState=not-found\n", []),
     ("", []),
 ])
 def test_firewall_units_from_systemctl_show(stdout, installed):
-    templar = _templar(__host_prep_firewall_units={"stdout": stdout, "rc": 0})
+    templar = _templar(__host_prep_unit_show={"stdout": stdout, "rc": 0})
     assert value(templar, "__host_prep_firewall_installed") == installed
+
+
+SHOW = ("Id=firewalld.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\n"
+        "Id=ufw.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\n"
+        "Id={unit}\nLoadState=loaded\nActiveState={active}\nUnitFileState={enabled}\n")
+
+
+@pytest.mark.parametrize("family, unit", [("RedHat", "chronyd.service"), ("Debian", "chrony.service")])
+@pytest.mark.parametrize("container, active, enabled, started, stopped", [
+    # A machine: chrony is started and enabled unless it is both already.
+    (False, "active", "enabled", False, False),
+    (False, "inactive", "enabled", True, False),
+    (False, "active", "disabled", True, False),
+    # A container (the clock is the host's): stopped and disabled unless it is both already.
+    (True, "inactive", "disabled", False, False),
+    (True, "failed", "disabled", False, False),
+    (True, "active", "enabled", False, True),
+    (True, "inactive", "enabled", False, True),
+])
+def test_chrony_is_left_alone_when_it_is_as_wanted(family, unit, container, active, enabled, started, stopped):
+    """tasks/time.yml runs systemd_service for chrony only when the unit state read in
+    tasks/main.yml differs from what is wanted: a rerun costs no module run for it."""
+    facts = dict(ansible_os_family=family, __host_prep_unit_show={
+        "stdout": SHOW.format(unit=unit, active=active, enabled=enabled)})
+    if container:
+        facts.update(ansible_virtualization_role="guest", ansible_virtualization_type="docker")
+    templar = _templar(**facts)
+    tasks = {t["name"]: t for t in role_tasks("host_prep", "time.yml")}
+    for name, wanted in (("Keep chrony running", started),
+                         ("Keep chrony stopped inside this container (the clock is the host's)", stopped)):
+        assert all(templar.template(trust("{{ %s }}" % cond)) for cond in tasks[name]["when"]) is wanted, name
