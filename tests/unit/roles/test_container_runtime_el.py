@@ -153,3 +153,30 @@ def test_restart_handlers_serialise_control_planes():
         handlers = yaml.safe_load(handle)
     cp = [h for h in handlers if h["name"].endswith("on a control plane")]
     assert cp and all(h["throttle"] == 1 for h in cp)
+
+
+def test_one_module_run_lays_out_directories_and_plain_files():
+    """tasks/main.yml hands every directory and the files no restart depends on to one
+    file_set run: containerd's certs.d per registry with its hosts.toml (rendered per
+    registry, as the old per-registry task did) and crictl.yaml; Docker gets /etc/docker
+    and no hosts.toml; no crictl, no completion directory."""
+    search = dict(ansible_search_path=[os.path.abspath(ROLE)])
+    templar = _templar(**search)
+    assert value(templar, "__container_runtime_directories") == [
+        "/var/cache/hakube", "/var/lib/hakube", "/etc/containerd", "/etc/containerd/certs.d",
+        "/etc/containerd/certs.d/docker.io", "/etc/containerd/certs.d/192.168.171.150:5000",
+        "/opt/cni/bin", "/etc/cni/net.d", "/etc/bash_completion.d"]
+    files = {f["dest"]: f for f in value(templar, "__container_runtime_plain_files")}
+    assert list(files) == ["/etc/containerd/certs.d/docker.io/hosts.toml",
+                           "/etc/containerd/certs.d/192.168.171.150:5000/hosts.toml", "/etc/crictl.yaml"]
+    assert all((f["owner"], f["group"], f["mode"]) == ("root", "root", "0644") for f in files.values())
+    for registry in ("docker.io", "192.168.171.150:5000"):
+        assert files["/etc/containerd/certs.d/%s/hosts.toml" % registry]["content"] == \
+            _render(templar, "hosts.toml.j2", item=registry)
+    assert files["/etc/crictl.yaml"]["content"] == _render(templar, "crictl.yaml.j2")
+
+    docker = _templar(hakube_container_runtime="docker", container_runtime_crictl_source="none", **search)
+    assert value(docker, "__container_runtime_directories") == [
+        "/var/cache/hakube", "/var/lib/hakube", "/etc/docker", "/opt/cni/bin", "/etc/cni/net.d"]
+    assert [f["dest"] for f in value(docker, "__container_runtime_plain_files")] == ["/etc/crictl.yaml"]
+    assert "unix:///run/cri-dockerd.sock" in value(docker, "__container_runtime_plain_files")[0]["content"]
