@@ -116,3 +116,23 @@ def test_versions_are_run_unless_every_binary_is_the_bundles(tmp_path):
     assert value(_templar(kube_packages_bundle_dir=str(tmp_path / "none"), **_bins(["kubeadm", "kubelet", "kubectl"])),
                  "__kube_packages_versions_known") is False
     assert value(_templar(kube_packages_source="repository"), "__kube_packages_versions_known") is False
+
+
+def test_bundle_check_is_per_host_and_the_controller_look_covers_every_binary(tmp_path):
+    """The controller's look at the bundle runs once (run_once) for all three binaries, in
+    a file that only bundle hosts include: a play whose first host installs from a
+    repository still checks the bundle for the others. Each host then checks the
+    binaries it installs: a bundle without kubectl fails a control plane, not a worker
+    that gets no kubectl."""
+    main = {t["name"]: t for t in _tasks("main.yml")}
+    assert "ansible.builtin.include_tasks" in main["Install from the offline bundle"]
+    look = next(t for t in _tasks("bundle.yml") if t["name"] == "Look at the offline bundle's binaries on the controller")
+    assert look["run_once"] is True and look["loop"] == ["kubeadm", "kubelet", "kubectl"]
+    check = next(t for t in _tasks("bundle.yml") if t["name"] == "Check that the bundle has every binary")
+    assert "run_once" not in check
+    no_kubectl = {"results": [{"item": n, "stat": {"exists": n != "kubectl", "checksum": "x"}}
+                              for n in ("kubeadm", "kubelet", "kubectl")]}
+    for host, missing in (("m1", ["kubectl"]), ("w1", [])):
+        templar = _templar(inventory_hostname=host, kube_packages_source="bundle", kube_packages_kubectl_everywhere=False,
+                           __kube_packages_bundle_bins=no_kubectl, **check["vars"])
+        assert value(templar, "__kube_packages_bundle_missing") == missing, host
