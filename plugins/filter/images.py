@@ -3,7 +3,8 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Which of an offline bundle's image archives a host still has to import.
 
-The filter documents itself in ``plugins/filter/images_to_import.yml``.
+The filters document themselves in ``plugins/filter/images_to_import.yml`` and
+``plugins/filter/images_except.yml``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,32 @@ def images_to_import(images, runtime_listing):
     return plan
 
 
+def image_name(ref):
+    """The image's own name in a reference: the last part of its repository
+    (``registry.k8s.io/kube-apiserver:v1.36.3`` -> ``kube-apiserver``)."""
+    name = ref.partition("@")[0].rsplit("/", 1)[-1]
+    return name.partition(":")[0]
+
+
+def images_except(images, names):
+    """The bundle's images without those every reference of which names one of NAMES.
+
+    An image with no references (an archive BUNDLE.json does not describe) is kept: it
+    cannot be told apart."""
+    if not isinstance(images, list):
+        raise AnsibleFilterError("images_except expects a list of bundle images, got %s" % type(images).__name__)
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise AnsibleFilterError("images_except expects a list of image names, got %r" % (names,))
+    left_out = set(names)
+    kept = []
+    for image in images:
+        refs = image.get("refs") or [] if isinstance(image, dict) else []
+        if refs and all(image_name(r) in left_out for r in refs):
+            continue
+        kept.append(image)
+    return kept
+
+
 class FilterModule(object):
     def filters(self):
-        return {"images_to_import": images_to_import}
+        return {"images_to_import": images_to_import, "images_except": images_except}

@@ -35,6 +35,22 @@ def test_api_answers_through_the_vip(cluster, tls):
     assert len(cluster.vip_holders()) == 1, "exactly one control plane holds the VIP"
 
 
+def test_workers_hold_only_the_images_they_run(cluster):
+    """kube_packages imports the bundle's control-plane images (apiserver, controller-manager,
+    scheduler, etcd, haproxy, keepalived) on control planes only; every node has what
+    every node runs (pause, kube-proxy, CoreDNS)."""
+    everywhere = {"pause", "kube-proxy", "coredns"}
+    control_plane_only = {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "haproxy", "keepalived"}
+    for node in cluster.NODES:
+        listing = json.loads(cluster.dexec(node, "crictl", "images", "-o", "json").stdout)
+        names = {tag.rsplit("/", 1)[-1].partition(":")[0] for image in listing["images"] for tag in image.get("repoTags") or []}
+        assert everywhere <= names, (node, sorted(names))
+        if node in cluster.CONTROL_PLANES:
+            assert control_plane_only <= names, (node, sorted(names))
+        else:
+            assert not control_plane_only & names, (node, sorted(names))
+
+
 def test_pods_on_different_nodes_reach_each_other_and_dns_works(cluster):
     # On a new lab CoreDNS is scheduled only once a node is Ready, which the pod network
     # stage makes it near the end of site.yml: its pods may still be starting.

@@ -6,6 +6,8 @@ and from an offline bundle (worker) for real; the dnf path is checked here.
 import os
 import re
 
+import pytest
+
 from role_render import role_tasks, role_templar, trust, value
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "kube_packages")
@@ -136,3 +138,27 @@ def test_bundle_check_is_per_host_and_the_controller_look_covers_every_binary(tm
         templar = _templar(inventory_hostname=host, kube_packages_source="bundle", kube_packages_kubectl_everywhere=False,
                            __kube_packages_bundle_bins=no_kubectl, **check["vars"])
         assert value(templar, "__kube_packages_bundle_missing") == missing, host
+
+
+@pytest.mark.parametrize("host, mode, elsewhere", [
+    ("m1", "keepalived_haproxy", []),
+    ("w1", "keepalived_haproxy",
+     ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "haproxy", "keepalived"]),
+    # Every node runs its own haproxy: workers import that image too.
+    ("w1", "haproxy_local", ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "keepalived"]),
+])
+def test_workers_leave_out_the_control_plane_images(host, mode, elsewhere):
+    """bundle_images.yml plans the import with images_except(__kube_packages_images_elsewhere):
+    what a worker never runs is not copied or imported there."""
+    from ansible_collections.hakube.cluster.plugins.filter.images import images_except
+
+    templar = _templar(inventory_hostname=host, hakube_apiserver_lb_mode=mode)
+    assert value(templar, "__kube_packages_images_elsewhere") == elsewhere
+    bundle = [{"file": "images/%s.tar" % n, "refs": ["registry.k8s.io/%s:1" % n], "id": n}
+              for n in ("kube-apiserver", "kube-proxy", "etcd", "pause", "coredns", "haproxy")]
+    kept = [i["file"] for i in images_except(bundle, elsewhere)]
+    assert "images/kube-proxy.tar" in kept and "images/pause.tar" in kept and "images/coredns.tar" in kept
+    assert ("images/kube-apiserver.tar" in kept) is (host == "m1")
+    assert ("images/haproxy.tar" in kept) is (host == "m1" or mode == "haproxy_local")
+    plan = next(t for t in _tasks("bundle_images.yml") if t["name"] == "Work out which image archives this host still needs")
+    assert "images_except(__kube_packages_images_elsewhere)" in plan["ansible.builtin.set_fact"]["__kube_packages_image_plan"]

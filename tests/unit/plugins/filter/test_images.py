@@ -22,7 +22,7 @@ def listing(*images):
 
 
 def test_filter_name():
-    assert list(FilterModule().filters()) == ["images_to_import"]
+    assert list(FilterModule().filters()) == ["images_to_import", "images_except"]
 
 
 @pytest.mark.parametrize("ref,want", [
@@ -73,3 +73,26 @@ def test_bad_input():
         images_to_import({"file": "x"}, "")
     with pytest.raises(AnsibleFilterError, match="needs a file"):
         images_to_import([{"refs": ["x"]}], "")
+
+
+def test_images_except_leaves_out_what_a_host_does_not_run():
+    from ansible_collections.hakube.cluster.plugins.filter.images import images_except, image_name
+    bundle = [
+        {"file": "images/kube-apiserver.tar", "refs": ["registry.k8s.io/kube-apiserver:v1.36.3"], "id": "a"},
+        {"file": "images/etcd.tar", "refs": ["registry.k8s.io/etcd:3.6.8-0", "mirror.example/etcd@sha256:ab"], "id": "e"},
+        {"file": "images/pause.tar", "refs": ["registry.k8s.io/pause:3.10.2"], "id": "p"},
+        {"file": "images/haproxy.tar", "refs": ["hakube/haproxy:2.6.12-1_deb12u3"], "id": "h"},
+        # Another name beside a left-out one: some host may want it under that name.
+        {"file": "images/mixed.tar", "refs": ["registry.k8s.io/kube-scheduler:v1", "example.org/tools:1"], "id": "m"},
+        {"file": "images/unknown.tar"},
+    ]
+    assert image_name("localhost:5000/kube-proxy:v1") == "kube-proxy"
+    assert image_name("etcd") == "etcd"
+    kept = images_except(bundle, ["kube-apiserver", "kube-scheduler", "etcd", "haproxy"])
+    assert [i["file"] for i in kept] == ["images/pause.tar", "images/mixed.tar", "images/unknown.tar"]
+    assert images_except(bundle, []) == bundle
+    assert FilterModule().filters()["images_except"] is images_except
+    with pytest.raises(AnsibleFilterError, match="list of image names"):
+        images_except(bundle, "etcd")
+    with pytest.raises(AnsibleFilterError, match="list of bundle images"):
+        images_except("x", [])
