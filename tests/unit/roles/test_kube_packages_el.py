@@ -22,6 +22,8 @@ def _templar(**facts):
         groups={"kube_control_plane": ["m1"], "k8s_cluster": ["m1", "w1"]},
         hakube_kubernetes_version="1.36.3",
         ansible_managed="managed",
+        # Never the machine's own /var/cache/hakube/bundle: the tests give their bundles.
+        kube_packages_bundle_dir="/nonexistent/hakube-bundle",
     )
     variables.update(trust(facts))
     return role_templar("kube_packages", variables)
@@ -128,15 +130,16 @@ def test_bundle_check_is_per_host_and_the_controller_look_covers_every_binary(tm
     that gets no kubectl."""
     main = {t["name"]: t for t in _tasks("main.yml")}
     assert "ansible.builtin.include_tasks" in main["Install from the offline bundle"]
-    look = next(t for t in _tasks("bundle.yml") if t["name"] == "Look at the offline bundle's binaries on the controller")
-    assert look["run_once"] is True and look["loop"] == ["kubeadm", "kubelet", "kubectl"]
+    look = next(t for t in _tasks("bundle.yml") if t["name"] == "Checksum the bundle's binaries that BUNDLE.json does not vouch for")
+    assert look["run_once"] is True
+    assert value(_templar(kube_packages_bundle_dir="/nowhere", __loop=look["loop"]), "__loop") == ["kubeadm", "kubelet", "kubectl"]
     check = next(t for t in _tasks("bundle.yml") if t["name"] == "Check that the bundle has every binary")
     assert "run_once" not in check
     no_kubectl = {"results": [{"item": n, "stat": {"exists": n != "kubectl", "checksum": "x"}}
                               for n in ("kubeadm", "kubelet", "kubectl")]}
     for host, missing in (("m1", ["kubectl"]), ("w1", [])):
         templar = _templar(inventory_hostname=host, kube_packages_source="bundle", kube_packages_kubectl_everywhere=False,
-                           __kube_packages_bundle_bins=no_kubectl, **check["vars"])
+                           kube_packages_bundle_dir=str(tmp_path), __kube_packages_bundle_bins=no_kubectl, **check["vars"])
         assert value(templar, "__kube_packages_bundle_missing") == missing, host
 
 
@@ -162,3 +165,39 @@ def test_workers_leave_out_the_control_plane_images(host, mode, elsewhere):
     assert ("images/haproxy.tar" in kept) is (host == "m1" or mode == "haproxy_local")
     plan = next(t for t in _tasks("bundle_images.yml") if t["name"] == "Work out which image archives this host still needs")
     assert "images_except(__kube_packages_images_elsewhere)" in plan["ansible.builtin.set_fact"]["__kube_packages_image_plan"]
+
+
+def test_binaries_bundle_json_vouches_for_are_not_checksummed_on_the_controller(tmp_path):
+    """With a BUNDLE.json that lists the binaries as they are, the controller reads their
+    SHA-256 from it and runs no stat; a binary replaced after the manifest was written is
+    checksummed again, and its checksum, not the manifest's, is compared."""
+    import hashlib
+    import json
+    import time
+
+    (tmp_path / "bin").mkdir()
+    files = {}
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        data = ("#!/bin/sh\necho %s\n" % name).encode()
+        (tmp_path / "bin" / name).write_bytes(data)
+        os.utime(str(tmp_path / "bin" / name), (time.time() - 60, time.time() - 60))
+        files["bin/" + name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    (tmp_path / "BUNDLE.json").write_text(json.dumps({"kubernetes_version": "1.36.3", "files": files}))
+    look = next(t for t in _tasks("bundle.yml") if t["name"] == "Checksum the bundle's binaries that BUNDLE.json does not vouch for")
+    templar = _templar(kube_packages_source="bundle", kube_packages_bundle_dir=str(tmp_path), __loop=look["loop"])
+    assert value(templar, "__loop") == []
+    assert value(templar, "__kube_packages_bundle_sums") == {n: files["bin/" + n]["sha256"] for n in ("kubeadm", "kubelet", "kubectl")}
+    installed = [{"path": "/usr/local/bin/" + n, "checksum": files["bin/" + n]["sha256"], "mode": "0755",
+                  "pw_name": "root", "gr_name": "root"} for n in ("kubeadm", "kubelet", "kubectl")]
+    templar = _templar(kube_packages_source="bundle", kube_packages_bundle_dir=str(tmp_path),
+                       __kube_packages_installed_bins={"files": installed})
+    assert value(templar, "__kube_packages_bins_current") == ["kubeadm", "kubelet", "kubectl"]
+    assert value(templar, "__kube_packages_versions_known") is True
+
+    (tmp_path / "bin" / "kubelet").write_bytes(b"#!/bin/sh\necho hotfix\n")
+    templar = _templar(kube_packages_source="bundle", kube_packages_bundle_dir=str(tmp_path), __loop=look["loop"],
+                       __kube_packages_installed_bins={"files": installed},
+                       __kube_packages_bundle_bins={"results": [{"item": "kubelet", "stat": {"exists": True, "checksum": "hotfix"}}]})
+    assert value(templar, "__loop") == ["kubelet"]
+    assert value(templar, "__kube_packages_bundle_sums")["kubelet"] == "hotfix"
+    assert value(templar, "__kube_packages_bins_current") == ["kubeadm", "kubectl"]
