@@ -162,3 +162,17 @@ def test_chrony_is_left_alone_when_it_is_as_wanted(family, unit, container, acti
     for name, wanted in (("Keep chrony running", started),
                          ("Keep chrony stopped inside this container (the clock is the host's)", stopped)):
         assert all(templar.template(trust("{{ %s }}" % cond)) for cond in tasks[name]["when"]) is wanted, name
+
+
+def test_fstab_swap_lines_are_commented_with_or_without_options():
+    """tasks/swap.yml's pattern (Python re, as ansible.builtin.replace uses) catches every
+    uncommented swap entry kernel_info reports, including one without mount options, and
+    leaves comments and other file systems alone."""
+    import re
+
+    task = next(t for t in _tasks("swap.yml") if t["name"] == "Comment out swap lines in /etc/fstab")
+    pattern = re.compile(task["ansible.builtin.replace"]["regexp"], re.MULTILINE)
+    fstab = ("UUID=1 / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n  /dev/sdb2\tnone\tswap\n"
+             "# /old none swap sw 0 0  # disabled by hakube.cluster\nswap.img /mnt/swap ext4 defaults 0 0\n")
+    assert [m.group(1) for m in pattern.finditer(fstab)] == ["/swapfile none swap sw 0 0", "  /dev/sdb2\tnone\tswap"]
+    assert task["when"] == "__host_prep_kernel_now.swap.fstab | length > 0"
