@@ -6,7 +6,6 @@ ansible.builtin.template."""
 
 import grp
 import hashlib
-import json
 import os
 import pwd
 import stat
@@ -16,23 +15,14 @@ import textwrap
 
 import pytest
 
-from fakes.harness import COLLECTIONS, MODULE_PREFIX
+from fakes.harness import COLLECTIONS, run_module
 
 TOP = os.path.dirname(COLLECTIONS)
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 
 def run(args, check=False, diff=True):
-    params = dict(args)
-    params.update(_ansible_check_mode=check, _ansible_diff=diff)
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = subprocess.run([sys.executable, "-m", MODULE_PREFIX + "file_content"],
-                          input=json.dumps({"ANSIBLE_MODULE_ARGS": params}),
-                          capture_output=True, text=True, env=env, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("no JSON:\nstdout: %s\nstderr: %s" % (proc.stdout, proc.stderr))
+    return run_module('file_content', args, check=check, diff=diff)
 
 
 def mode_of(path):

@@ -3,29 +3,17 @@
 arguments as JSON on stdin), on real directories and files in a temporary directory."""
 
 import grp
-import json
 import os
 import pwd
 import stat
-import subprocess
-import sys
 
 import pytest
 
-from fakes.harness import COLLECTIONS, MODULE_PREFIX
+from fakes.harness import run_module
 
 
 def run(args, check=False, diff=True):
-    params = dict(args)
-    params.update(_ansible_check_mode=check, _ansible_diff=diff)
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = subprocess.run([sys.executable, "-m", MODULE_PREFIX + "file_set"],
-                          input=json.dumps({"ANSIBLE_MODULE_ARGS": params}),
-                          capture_output=True, text=True, env=env, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("no JSON:\nstdout: %s\nstderr: %s" % (proc.stdout, proc.stderr))
+    return run_module('file_set', args, check=check, diff=diff)
 
 
 def mode_of(path):

@@ -5,25 +5,14 @@ modules.builtin list, a parameter that can be written), and the module as Ansibl
 against this machine's own kernel, which has br_netfilter and overlay built in and no
 IP_VS (../shared/ENVIRONMENT.md)."""
 
-import json
 import os
-import subprocess
-import sys
 
-from fakes.harness import COLLECTIONS, MODULE_PREFIX
+from fakes.harness import run_module
 from ansible_collections.hakube.cluster.plugins.modules import kernel_info
 
 
 def run(args, check=False):
-    params = dict(args, _ansible_check_mode=check)
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = subprocess.run([sys.executable, "-m", MODULE_PREFIX + "kernel_info"],
-                          input=json.dumps({"ANSIBLE_MODULE_ARGS": params}),
-                          capture_output=True, text=True, env=env, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("no JSON:\nstdout: %s\nstderr: %s" % (proc.stdout, proc.stderr))
+    return run_module('kernel_info', args, check=check)
 
 
 def write(path, text):

@@ -18,6 +18,19 @@ COLLECTIONS = os.path.join(TOP, '.collections')
 MODULE_PREFIX = 'ansible_collections.hakube.cluster.plugins.modules.'
 
 
+def run_module(module, args, check=False, diff=True):
+    """Run a module that needs no fake host (no kubeadm, kubectl or etcd): its arguments as
+    JSON on stdin, its result from stdout."""
+    params = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    proc = subprocess.run([sys.executable, '-m', MODULE_PREFIX + module],
+                          input=json.dumps({'ANSIBLE_MODULE_ARGS': params}),
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=COLLECTIONS), check=False)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError('module %s printed no JSON:\nstdout: %s\nstderr: %s' % (module, proc.stdout, proc.stderr))
+
+
 def openssl(*args, **kwargs):
     return subprocess.run(['openssl'] + list(args), check=True, capture_output=True, **kwargs)
 
