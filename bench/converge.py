@@ -14,7 +14,12 @@ during each run and the CPU seconds it used (the controller with its docker CLI
 children, and the containers' cgroups), which depend much less on what else runs on the
 machine than wall time does. Per-task times come from ansible.posix.profile_tasks.
 
-    .venv/bin/python bench/converge.py [--connection PLUGIN] [--bundle fake|built|DIR] [counts...]
+    .venv/bin/python bench/converge.py [--connection PLUGIN] [--bundle fake|built|DIR] [--host-cpus N] [counts...]
+
+--host-cpus N gives every node container a CPU quota of N cores (docker run --cpus): a
+model of a fleet in which each host has CPUs of its own, as real hosts do. Without it
+all nodes and the controller share this machine's cores, so six hosts need six times
+the CPU of one on the same cores, whatever the roles do (see bench/converge.md).
 
 The connection defaults to community.docker.docker (the docker CLI): with pipelining
 (ansible.cfg [connection]) it measured 0.17 s per no-op module run here against 0.24 s
@@ -46,11 +51,12 @@ def capabilities():
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
-def start(names):
+def start(names, host_cpus=None):
     caps = sum((["--cap-add", c] for c in capabilities()), [])
+    quota = ["--cpus", str(host_cpus)] if host_cpus else []
     for name in names:
         subprocess.run(
-            ["docker", "run", "-d", "--name", name, "--hostname", name, "--cap-drop", "ALL", *caps,
+            ["docker", "run", "-d", "--name", name, "--hostname", name, "--cap-drop", "ALL", *caps, *quota,
              "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
              "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run",
              "--tmpfs", "/tmp", IMAGE, "/sbin/init"],
@@ -201,7 +207,7 @@ def machine():
     return f"nproc {os.cpu_count()}, memory {int(mem.split()[1]) // 1024} MiB, kernel {platform.release()}"
 
 
-def main(counts, connection, bundle_arg):
+def main(counts, connection, bundle_arg, host_cpus=None):
     subprocess.run([os.path.join(TOP, "scripts", "docker-engine")], check=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="hakube-bench-") as tmp:
@@ -218,7 +224,7 @@ def main(counts, connection, bundle_arg):
         for count in counts:
             names = [f"hakube-bench-{i}" for i in range(1, count + 1)]
             stop(names)
-            start(names)
+            start(names, host_cpus)
             try:
                 inv = os.path.join(tmp, f"hosts-{count}.yml")
                 inventory(inv, names, bundle_dir, connection)
@@ -236,6 +242,9 @@ def main(counts, connection, bundle_arg):
     with open(os.path.join(TOP, "bench", "converge.md"), "a", encoding="utf-8") as md:
         md.write(f"\n## {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}\n\n")
         md.write(f"kube_packages from {source}.\n\n")
+        if host_cpus:
+            md.write(f"Each node container limited to {host_cpus} CPU (docker run --cpus {host_cpus}): every host has CPU of "
+                     "its own, as in a fleet, instead of all sharing this machine's cores.\n\n")
         md.write(f"Connection {connection}; load average (1 min) min/mean/max sampled every 5 s during each run; "
                  "CPU s = controller (ansible and its docker CLI children) + containers' cgroups.\n\n")
         md.write("| hosts | converge (s) | idempotent rerun (s) | rerun / converge | load converge | load rerun "
@@ -262,11 +271,13 @@ def main(counts, connection, bundle_arg):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    conn, bundle_choice = "community.docker.docker", "auto"
-    while args[:1] in (["--connection"], ["--bundle"]):
+    conn, bundle_choice, cpus = "community.docker.docker", "auto", None
+    while args[:1] in (["--connection"], ["--bundle"], ["--host-cpus"]):
         if args[0] == "--connection":
             conn = args[1]
-        else:
+        elif args[0] == "--bundle":
             bundle_choice = args[1]
+        else:
+            cpus = float(args[1])
         args = args[2:]
-    main([int(a) for a in args] or [1, 3, 6], conn, bundle_choice)
+    main([int(a) for a in args] or [1, 3, 6], conn, bundle_choice, cpus)
