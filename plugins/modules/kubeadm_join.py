@@ -21,10 +21,14 @@ description:
     plane all four static pod manifests are present and the Node carries the
     C(node-role.kubernetes.io/control-plane) label that kubeadm's last join phase sets):
     nothing runs, C(changed=false).
-    Whether the Node exists is asked with C(kubectl --kubeconfig kubelet.conf get node);
-    when the API server cannot be asked (unreachable, or no kubectl on the host) the module
-    fails rather than reset a node that may be healthy (or, without kubectl, trusts the
-    files and warns)."
+    Whether the Node exists is asked with C(kubectl --kubeconfig kubelet.conf get node),
+    through O(api_server_endpoint) when it is given: on a control plane kubeadm points
+    C(kubelet.conf) at the host's own API server (ControlPlaneKubeletLocalMode, on by
+    default since Kubernetes 1.33), which cannot answer once the host's stale etcd member
+    has been removed. A failure to connect is asked again twice, 5 s apart (the load
+    balancer may still send the first request to such an API server). When the API server
+    cannot be asked (unreachable, or no kubectl on the host) the module fails rather than
+    reset a node that may be healthy (or, without kubectl, trusts the files and warns)."
   - "B(Stale) (C(kubelet.conf), C(pki/ca.crt), static pod manifests or etcd data present,
     but the node is not registered, or is a worker where a control plane is wanted, or a
     control plane without its label, or C(kubelet.conf) names a client certificate that
@@ -53,7 +57,8 @@ options:
   api_server_endpoint:
     description:
       - host:port of the cluster's API server (the controlPlaneEndpoint). Required unless
-        the host is already joined or in check mode.
+        the host is already joined or in check mode. Also where the module asks whether the
+        Node is registered.
     type: str
   token:
     description:
@@ -201,6 +206,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakube.cluster.plugins.module_utils.kubeadm import (
@@ -234,13 +240,27 @@ def missing_client_certificate(kubelet_conf):
     return ''
 
 
-def node_registered(module, kubectl, kubelet_conf, node_name, secrets):
+def node_registered(module, kubectl, kubelet_conf, node_name, secrets, endpoint=None, pause=5, attempts=3):
     """(registered, labels): True/False whether the Node exists and its labels; (None, {})
-    when kubectl is missing; fails when unsure."""
+    when kubectl is missing; fails when unsure.
+
+    Asked with the kubelet's credentials through ENDPOINT (the control-plane endpoint)
+    when given, not the server kubelet.conf names: on a control plane that is the host's
+    own API server (kubeadm's ControlPlaneKubeletLocalMode), which hangs once the host's
+    stale etcd member is gone (seen in the lab after a killed join). Connection failures
+    are asked again ATTEMPTS - 1 times, PAUSE seconds apart."""
     if kubectl is None:
         return None, {}
-    result = run([kubectl, '--kubeconfig', kubelet_conf, 'get', 'node', node_name, '-o', 'json',
-                  '--request-timeout=15s'], timeout=60)
+    argv = [kubectl, '--kubeconfig', kubelet_conf]
+    if endpoint:
+        argv += ['--server', 'https://%s' % endpoint]
+    argv += ['get', 'node', node_name, '-o', 'json', '--request-timeout=15s']
+    for attempt in range(attempts):
+        result = run(argv, timeout=60)
+        if result.ok or 'Unable to connect to the server' not in result.stderr + result.stdout:
+            break
+        if attempt + 1 < attempts:
+            time.sleep(pause)
     if result.ok:
         try:
             labels = (json.loads(result.stdout).get('metadata') or {}).get('labels') or {}
@@ -321,7 +341,8 @@ def main():
         if missing_client_certificate(kubelet_conf):
             registered, labels = False, {}
         else:
-            registered, labels = node_registered(module, kubectl, kubelet_conf, node_name, secrets)
+            registered, labels = node_registered(module, kubectl, kubelet_conf, node_name, secrets,
+                                                 endpoint=p['api_server_endpoint'])
         if registered is None:
             module.warn('kubectl not found: cannot ask the API server whether node %s is registered; '
                         'trusting %s' % (node_name, kubelet_conf))

@@ -3,6 +3,7 @@
 
 import json
 import os
+import time
 
 import pytest
 
@@ -205,6 +206,38 @@ def test_control_plane_join_killed_before_its_label_is_rejoined(host, ca):
     assert result['state'] == 'rejoined'
     assert host.kubeadm_commands() == ['join', 'reset', 'join']
     assert host.run('kubeadm_join', cp_args(host, ca))['state'] == 'already_joined'
+
+
+def test_killed_join_is_asked_through_the_endpoint_not_the_hosts_own_api_server(host, ca):
+    # Seen in the lab (kubeadm 1.36): a control-plane join killed after kubeadm pointed
+    # kubelet.conf at the host's own API server; the role then removed the host's stale
+    # etcd member, and that API server hung. Asked through the control-plane endpoint, the
+    # Node is found without its label and the host is rejoined.
+    host.run('kubeadm_join', cp_args(host, ca), env={'FAKE_KUBEADM_FAIL': 'join:mark-control-plane'})
+    host.update_cluster(local_apiserver_hangs=True)
+    result = host.run('kubeadm_join', cp_args(host, ca))
+    assert result.get('failed') is not True, result
+    assert result['state'] == 'rejoined'
+    with open(host.kubectl_log) as log:
+        asked = [json.loads(line) for line in log if '"node"' in line]
+    assert asked and all(call[call.index('--server') + 1] == 'https://192.0.2.10:6443' for call in asked), asked
+
+
+def test_without_an_endpoint_the_kubelet_conf_server_is_asked_and_a_hang_is_asked_again(host, ca):
+    # Check mode on a joined host needs no endpoint: kubelet.conf's own server is asked.
+    host.run('kubeadm_join', args(host, ca))
+    host.update_cluster(local_apiserver_hangs=True)
+    check = dict(kubernetes_dir=host.kdir, etcd_data_dir=host.etcd, node_name='node-1')
+    started = time.monotonic()
+    result = host.run('kubeadm_join', check, check=True)
+    assert result['failed'] is True
+    assert 'Unable to connect to the server: context deadline exceeded' in result['msg']
+    with open(host.kubectl_log) as log:
+        asked = [json.loads(line) for line in log if '"node"' in line]
+    # Three tries, 5 s apart, none with --server.
+    assert len(asked) == 3 and not [c for c in asked if '--server' in c], asked
+    assert time.monotonic() - started >= 10
+    assert host.kubeadm_commands() == ['join']
 
 
 def test_kubelet_conf_without_its_client_certificate_is_stale(host, ca):

@@ -20,6 +20,12 @@ It reads the cluster state file of fake_kubeadm.py (``FAKE_CLUSTER``):
 
 A kubeconfig that does not exist gives ``error: stat K: no such file or directory``. Calls are
 appended to ``FAKE_KUBECTL_LOG`` when set.
+
+When the cluster state says ``local_apiserver_hangs`` (a control plane whose own API server
+lost its etcd member: kubeadm points a control plane's kubelet.conf at it), a call without
+``--server`` times out as kubectl says it did in the lab (``Unable to connect to the
+server: context deadline exceeded (Client.Timeout exceeded while awaiting headers)``, exit
+1); with ``--server`` (the control-plane endpoint) it is answered.
 """
 
 import json
@@ -31,13 +37,15 @@ def main(argv):
     if os.environ.get('FAKE_KUBECTL_LOG'):
         with open(os.environ['FAKE_KUBECTL_LOG'], 'a') as f:
             f.write(json.dumps(argv) + '\n')
-    kubeconfig = None
+    kubeconfig = server = None
     words = []
     i = 0
     while i < len(argv):
-        if argv[i] in ('--kubeconfig', '-n', '-o', '--namespace'):
+        if argv[i] in ('--kubeconfig', '--server', '-n', '-o', '--namespace'):
             if argv[i] == '--kubeconfig':
                 kubeconfig = argv[i + 1]
+            elif argv[i] == '--server':
+                server = argv[i + 1]
             else:
                 words.append(argv[i] + '=' + argv[i + 1])
             i += 2
@@ -49,6 +57,10 @@ def main(argv):
         return 1
     with open(os.environ['FAKE_CLUSTER']) as f:
         cluster = json.load(f)
+    if cluster.get('local_apiserver_hangs') and not server:
+        sys.stderr.write('Unable to connect to the server: context deadline exceeded '
+                         '(Client.Timeout exceeded while awaiting headers)\n')
+        return 1
     if not cluster.get('apiserver_ready'):
         sys.stderr.write('The connection to the server %s was refused - did you specify the right host or port?\n'
                          % cluster.get('endpoint', '192.0.2.10:6443'))
