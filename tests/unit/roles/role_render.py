@@ -9,10 +9,14 @@ import os
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader
+from ansible.utils.collection_loader import AnsibleCollectionConfig
 from ansible.template import Templar, trust_as_template
 
-# Lookups (file, fileglob) in role variables need the plugin loader, as in a play.
-init_plugin_loader()
+# Lookups (file, fileglob) and the collection's filters in role variables need the
+# plugin loader, as in a play; tests/unit/conftest.py installs it before any test module
+# is imported, and a module run on its own gets it here.
+if not AnsibleCollectionConfig.collection_finder:
+    init_plugin_loader()
 
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles")
 
