@@ -43,7 +43,8 @@ attributes:
     description: Can run in check mode and return the changes it would make without making them.
     support: full
     details: The commands of O(files[].command) run in check mode too, since their output is
-      what the file would hold; give only commands that change nothing.
+      what the file would hold; give only commands that change nothing. One that is not
+      installed yet makes its file count as changed (RV(content_unknown)).
   diff_mode:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
@@ -96,6 +97,9 @@ options:
           - A command, as a list of its arguments (no shell), whose standard output is the
             file's content. It runs on the host on every module run, check mode included;
             a non-zero exit fails the task and leaves the file as it was.
+          - In check mode a command that is not installed (an earlier task of the same run
+            would install it, and did not, being in check mode too) does not fail: the file
+            counts as changed and is listed in RV(content_unknown).
           - Exactly one of O(files[].content) and O(files[].command) is required.
         type: list
         elements: str
@@ -168,6 +172,13 @@ changed_paths:
   type: list
   elements: str
   sample: [/etc/containerd/certs.d/docker.io, /etc/containerd/certs.d/docker.io/hosts.toml]
+content_unknown:
+  description: Files whose O(files[].command) is not installed yet, in check mode; they count
+    as changed, since what they would hold cannot be known before the command is there.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/bash_completion.d/kubectl]
 files:
   description: Per file (by its path), the SHA-1 and SHA-256 of the content it holds now (or
     would hold, in check mode) and whether that content was (or would be) written.
@@ -180,14 +191,25 @@ files:
       content_changed: false
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible_collections.hakube.cluster.plugins.module_utils.files import (
     FileProblem, ensure_directory, ensure_file, path_file_args)
 
 
+def installed(module, executable):
+    """Whether EXECUTABLE (a path, or a name looked up on PATH) can be run."""
+    if os.path.sep in executable:
+        return os.path.isfile(executable) and os.access(executable, os.X_OK)
+    return module.get_bin_path(executable) is not None
+
+
 def command_output(module, dest, argv):
     """The standard output of ARGV (the content of DEST), or a failure that names both."""
+    if not installed(module, argv[0]):
+        raise FileProblem('the command for %s (%s) is not installed' % (dest, ' '.join(argv)))
     rc, out, err = module.run_command(argv, encoding=None, expand_user_and_vars=False)
     if rc != 0:
         raise FileProblem('the command for %s (%s) exited with %d: %s'
@@ -211,7 +233,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    changed_paths, diffs, files = [], [], {}
+    changed_paths, diffs, files, unknown = [], [], {}, []
     current = None
     try:
         for entry in module.params['directories']:
@@ -223,6 +245,12 @@ def main():
                 diffs.extend(outcome['diffs'])
         for entry in module.params['files']:
             current = entry['dest']
+            if entry['command'] is not None and module.check_mode and not installed(module, entry['command'][0]):
+                unknown.append(current)
+                changed_paths.append(current)
+                diffs.append({'before_header': current, 'after_header': current,
+                              'before': '', 'after': '(what %s prints: it is not installed yet)' % ' '.join(entry['command'])})
+                continue
             if entry['command'] is not None:
                 wanted = command_output(module, current, entry['command'])
             else:
@@ -237,7 +265,7 @@ def main():
     except FileProblem as exc:
         module.fail_json(msg=str(exc), path=current, changed=bool(changed_paths) and not module.check_mode,
                          changed_paths=changed_paths)
-    result = dict(changed=bool(changed_paths), changed_paths=changed_paths, files=files)
+    result = dict(changed=bool(changed_paths), changed_paths=changed_paths, files=files, content_unknown=unknown)
     if module._diff and diffs:
         result['diff'] = diffs
     module.exit_json(**result)

@@ -201,3 +201,22 @@ def test_binaries_bundle_json_vouches_for_are_not_checksummed_on_the_controller(
     assert value(templar, "__loop") == ["kubelet"]
     assert value(templar, "__kube_packages_bundle_sums")["kubelet"] == "hotfix"
     assert value(templar, "__kube_packages_bins_current") == ["kubeadm", "kubectl"]
+
+
+def test_check_mode_reads_no_version_of_a_binary_this_run_would_install():
+    """check.yml skips, in check mode, the binaries __kube_packages_would_install names:
+    from a bundle those that differ; from a repository all when the package install would
+    change or the repository is not there yet (molecule's check step runs both paths on
+    new hosts)."""
+    task = next(t for t in _tasks("check.yml") if t["name"] == "Read the installed versions")
+    assert "not (ansible_check_mode and item.name in __kube_packages_would_install)" in task["when"]
+    bundle = _templar(kube_packages_source="bundle", inventory_hostname="m1", **{
+        k: v for k, v in _bins(["kubelet"]).items() if k != "kube_packages_source"})
+    assert value(bundle, "__kube_packages_would_install") == ["kubeadm", "kubectl"]
+    repo = dict(kube_packages_source="repository", inventory_hostname="m1")
+    assert value(_templar(**repo, __kube_packages_package_install={"changed": False}), "__kube_packages_would_install") == []
+    assert value(_templar(**repo, __kube_packages_package_install={"changed": True}),
+                 "__kube_packages_would_install") == ["kubeadm", "kubelet", "kubectl"]
+    assert value(_templar(**repo, __kube_packages_package_install={"skipped": True},
+                          __kube_packages_repo_file={"stat": {"exists": False}}),
+                 "__kube_packages_would_install") == ["kubeadm", "kubelet", "kubectl"]

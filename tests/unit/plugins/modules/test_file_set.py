@@ -188,3 +188,24 @@ def test_owner_and_group(tmp_path):
     assert fixed["files"][str(tmp_path / "d" / "f")]["content_changed"] is False
     unknown = run(dict(directories=[dict(path=str(tmp_path / "d"), owner="no-such-user-hakube")]))
     assert unknown["failed"] is True and "no-such-user-hakube" in unknown["msg"]
+
+
+def test_check_mode_with_a_command_not_installed_yet(tmp_path):
+    """In check mode the binary that prints a file may not be there yet (an earlier task
+    would install it): the file counts as changed and is named; for real it fails."""
+    dest = tmp_path / "completion"
+    args = dict(directories=[dict(path=str(tmp_path / "d"))],
+                files=[dict(dest=str(dest), command=[str(tmp_path / "bin" / "kubectl"), "completion", "bash"]),
+                       dict(dest=str(tmp_path / "other"), command=["no-such-command-hakube"]),
+                       dict(dest=str(tmp_path / "plain"), content="x\n")])
+    check = run(args, check=True)
+    assert check.get("failed") is not True, check
+    assert check["changed"] is True
+    assert check["content_unknown"] == [str(dest), str(tmp_path / "other")]
+    assert check["changed_paths"] == [str(tmp_path / "d"), str(dest), str(tmp_path / "other"), str(tmp_path / "plain")]
+    assert "not installed yet" in [d for d in check["diff"] if d["before_header"] == str(dest)][0]["after"]
+    assert os.listdir(str(tmp_path)) == []
+    real = run(args)
+    assert real["failed"] is True
+    assert real["msg"] == "the command for %s (%s completion bash) is not installed" % (dest, tmp_path / "bin" / "kubectl")
+    assert run(dict(files=[dict(dest=str(tmp_path / "plain"), content="x\n")]), check=True)["content_unknown"] == []
