@@ -97,9 +97,9 @@ options:
           - A command, as a list of its arguments (no shell), whose standard output is the
             file's content. It runs on the host on every module run, check mode included;
             a non-zero exit fails the task and leaves the file as it was.
-          - In check mode a command that is not installed (an earlier task of the same run
-            would install it, and did not, being in check mode too) does not fail: the file
-            counts as changed and is listed in RV(content_unknown).
+          - In check mode a command that is not installed does not fail, because an earlier
+            task of the same run would install it and did not, being in check mode too. The
+            file counts as changed and is listed in RV(content_unknown).
           - Exactly one of O(files[].content) and O(files[].command) is required.
         type: list
         elements: str
