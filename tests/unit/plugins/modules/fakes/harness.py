@@ -18,17 +18,22 @@ COLLECTIONS = os.path.join(TOP, '.collections')
 MODULE_PREFIX = 'ansible_collections.hakube.cluster.plugins.modules.'
 
 
-def run_module(module, args, check=False, diff=True):
-    """Run a module that needs no fake host (no kubeadm, kubectl or etcd): its arguments as
-    JSON on stdin, its result from stdout."""
+def run_module(module, args, check=False, diff=True, env=None, cwd=None, wrap=()):
+    """Run a module as Ansible does, its arguments as JSON on stdin; returns its JSON result
+    with the raw output in result['_raw']. ENV is the whole environment (default: this
+    process's, with the collection on PYTHONPATH); WRAP a command prefix for the module's
+    process. On its own for modules that need no fake host (no kubeadm, kubectl or etcd)."""
     params = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    proc = subprocess.run([sys.executable, '-m', MODULE_PREFIX + module],
-                          input=json.dumps({'ANSIBLE_MODULE_ARGS': params}),
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=COLLECTIONS), check=False)
+    proc = subprocess.run(list(wrap) + [sys.executable, '-m', MODULE_PREFIX + module],
+                          input=json.dumps({'ANSIBLE_MODULE_ARGS': params}), capture_output=True, text=True,
+                          env=env if env is not None else dict(os.environ, PYTHONPATH=COLLECTIONS),
+                          cwd=cwd, check=False)
     try:
-        return json.loads(proc.stdout)
+        result = json.loads(proc.stdout)
     except ValueError:
         raise AssertionError('module %s printed no JSON:\nstdout: %s\nstderr: %s' % (module, proc.stdout, proc.stderr))
+    result['_raw'] = proc.stdout + proc.stderr
+    return result
 
 
 def openssl(*args, **kwargs):
@@ -145,9 +150,6 @@ class FakeHost:
 
         ``wrap`` is a command prefix for the module's process, e.g.
         ``['ip', 'netns', 'exec', NAME]`` to run it in a network namespace."""
-        params = dict(args)
-        params['_ansible_check_mode'] = check
-        params['_ansible_diff'] = diff
         full_env = dict(os.environ)
         full_env.update({
             'PYTHONPATH': COLLECTIONS,
@@ -161,12 +163,4 @@ class FakeHost:
         })
         full_env.update(self.env)
         full_env.update(env or {})
-        proc = subprocess.run(list(wrap) + [sys.executable, '-m', MODULE_PREFIX + module],
-                              input=json.dumps({'ANSIBLE_MODULE_ARGS': params}),
-                              capture_output=True, text=True, env=full_env, cwd=self.root, check=False)
-        try:
-            result = json.loads(proc.stdout)
-        except ValueError:
-            raise AssertionError('module %s printed no JSON:\nstdout: %s\nstderr: %s' % (module, proc.stdout, proc.stderr))
-        result['_raw'] = proc.stdout + proc.stderr
-        return result
+        return run_module(module, args, check=check, diff=diff, env=full_env, cwd=self.root, wrap=wrap)
