@@ -207,9 +207,8 @@ def installed(module, executable):
 
 
 def command_output(module, dest, argv):
-    """The standard output of ARGV (the content of DEST), or a failure that names both."""
-    if not installed(module, argv[0]):
-        raise FileProblem('the command for %s (%s) is not installed' % (dest, ' '.join(argv)))
+    """The standard output of ARGV (the content of DEST), or a failure that names both.
+    The caller has made sure that ARGV[0] is installed."""
     rc, out, err = module.run_command(argv, encoding=None, expand_user_and_vars=False)
     if rc != 0:
         raise FileProblem('the command for %s (%s) exited with %d: %s'
@@ -245,14 +244,17 @@ def main():
                 diffs.extend(outcome['diffs'])
         for entry in module.params['files']:
             current = entry['dest']
-            if entry['command'] is not None and module.check_mode and not installed(module, entry['command'][0]):
-                unknown.append(current)
-                changed_paths.append(current)
-                diffs.append({'before_header': current, 'after_header': current,
-                              'before': '', 'after': '(what %s prints: it is not installed yet)' % ' '.join(entry['command'])})
-                continue
             if entry['command'] is not None:
-                wanted = command_output(module, current, entry['command'])
+                argv = entry['command']
+                if not installed(module, argv[0]):
+                    if not module.check_mode:
+                        raise FileProblem('the command for %s (%s) is not installed' % (current, ' '.join(argv)))
+                    unknown.append(current)
+                    changed_paths.append(current)
+                    diffs.append({'before_header': current, 'after_header': current,
+                                  'before': '', 'after': '(what %s prints: it is not installed yet)' % ' '.join(argv)})
+                    continue
+                wanted = command_output(module, current, argv)
             else:
                 wanted = to_bytes(entry['content'], errors='surrogate_or_strict')
             outcome = ensure_file(module, current, wanted, path_file_args(
