@@ -31,12 +31,8 @@ author:
   - hakube maintainers (@hakube)
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without
-      modifying the target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing
-      in check_mode), when in diff mode.
     support: full
 options:
   definition:
@@ -89,6 +85,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - hakube.cluster.attributes
   - hakube.cluster.calicoctl
 notes:
   - calicoctl must run where it can reach the datastore, usually on a control plane

@@ -22,10 +22,10 @@ author:
   - hakube maintainers (@hakube)
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without
-      modifying the target.
     support: full
     details: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
 options:
   kind:
     description:
@@ -50,6 +50,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - hakube.cluster.attributes
   - hakube.cluster.calicoctl
 seealso:
   - module: hakube.cluster.calicoctl

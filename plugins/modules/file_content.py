@@ -35,14 +35,13 @@ author:
   - hakube maintainers (@hakube)
 attributes:
   check_mode:
-    description: Can run in check mode and return the changes it would make without making them.
     support: full
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: The old and new content, and the owner, group and mode changes. Give a task
       that writes a secret C(diff=false) and C(no_log=true).
 extends_documentation_fragment:
+  - hakube.cluster.attributes
   - ansible.builtin.files
 options:
   dest:

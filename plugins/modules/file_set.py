@@ -40,17 +40,17 @@ author:
   - hakube maintainers (@hakube)
 attributes:
   check_mode:
-    description: Can run in check mode and return the changes it would make without making them.
     support: full
     details: The commands of O(files[].command) run in check mode too, since their output is
       what the file would hold; give only commands that change nothing. One that is not
       installed yet makes its file count as changed (RV(content_unknown)).
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: Each file's old and new content, each new directory, and the owner, group and
       mode changes of every path. Give a task whose files hold a secret C(diff=false) and
       C(no_log=true).
+extends_documentation_fragment:
+  - hakube.cluster.attributes
 options:
   directories:
     description:

@@ -27,12 +27,12 @@ author:
   - hakube maintainers (@hakube)
 attributes:
   check_mode:
-    description: Can run in check mode and return the changes it would make without making them.
     support: full
     details: Lists the members and reports which would be removed.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
+extends_documentation_fragment:
+  - hakube.cluster.attributes
 options:
   name:
     description:

@@ -56,11 +56,9 @@ requirements:
     module cannot compute the endpoint or drift and fails.
 attributes:
   check_mode:
-    description: Can run in check mode and return the changes it would make without making them.
     support: full
     details: Reports what would happen; nothing that changes the host runs.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: Shows how O(config) differs from the cluster's kubeadm-config ConfigMap.
 options:
@@ -147,6 +145,7 @@ options:
     choices: [fail, report]
     default: fail
 extends_documentation_fragment:
+  - hakube.cluster.attributes
   - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_token

@@ -46,12 +46,10 @@ requirements:
     kubelet.conf and the manifests, and warns).
 attributes:
   check_mode:
-    description: Can run in check mode and return the changes it would make without making them.
     support: full
     details: Reports whether the host is joined and what a join would find; runs nothing
       that changes the host.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
 options:
   api_server_endpoint:
@@ -127,6 +125,7 @@ options:
     type: int
     default: 900
 extends_documentation_fragment:
+  - hakube.cluster.attributes
   - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_token

@@ -43,11 +43,9 @@ requirements:
   - kubeadm on the host (only when there is something to reset).
 attributes:
   check_mode:
-    description: Can run in check mode and return the changes it would make without making them.
     support: full
     details: Reports what would be reset and removed; nothing runs.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
 options:
   cri_socket:
@@ -105,6 +103,7 @@ options:
     type: int
     default: 300
 extends_documentation_fragment:
+  - hakube.cluster.attributes
   - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_etcd_member

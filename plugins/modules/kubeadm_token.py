@@ -34,12 +34,10 @@ requirements:
   - kubeadm on the host.
 attributes:
   check_mode:
-    description: Can run in check mode and return the changes it would make without making them.
     support: full
     details: Lists tokens (read only) but creates none and uploads no certificates; RV(token)
       is returned only when one would be reused.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
 options:
   kubeconfig:
@@ -79,6 +77,7 @@ options:
     type: int
     default: 120
 extends_documentation_fragment:
+  - hakube.cluster.attributes
   - hakube.cluster.kubeadm
 seealso:
   - module: hakube.cluster.kubeadm_join
